@@ -1,0 +1,79 @@
+"""Turn the errors learners meet into one line: what happened, what to do (all lessons).
+
+In Jupyter, importing `helpers` installs `show_error` for these error types,
+so a failed cell prints one line instead of a 40-line traceback (`%tb` still
+shows the full one). Secrets are masked in every message.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import openai
+
+from .backends import mask
+from .errors import CourseError
+
+EXPLAINED = (CourseError, openai.APIError)
+
+
+def _redact(text: str) -> str:
+    for var in ("OPENAI_API_KEY", "LLM_API_KEY"):
+        key = os.environ.get(var)
+        if key and len(key) > 6:
+            text = text.replace(key, mask(key))
+    return text
+
+
+def explain(exc: BaseException) -> str:
+    """One line for a learner: what happened, then what to do."""
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, CourseError):
+        line = msg
+    elif isinstance(exc, openai.APITimeoutError):
+        line = ("The request timed out: the server is slow or stalled. Raise `timeout=` "
+                "if answers are just long, or check the server.")
+    elif isinstance(exc, openai.APIConnectionError):
+        line = _connection_advice()
+    elif isinstance(exc, openai.RateLimitError):
+        line = (f"Rate limited (HTTP 429) even after the retries: lower max_concurrency, add a "
+                f"rate_limiter, or raise max_retries. Server said: {msg[:160]}")
+    elif isinstance(exc, openai.AuthenticationError):
+        line = "The server rejected the API key: check OPENAI_API_KEY / LLM_API_KEY (in .env)."
+    elif isinstance(exc, openai.NotFoundError):
+        line = f"Not found (404), often a wrong model name: check LLM_MODEL. Server said: {msg[:160]}"
+    elif isinstance(exc, openai.APIStatusError):
+        line = f"The server answered HTTP {exc.status_code}: {msg[:200]}"
+    else:
+        line = f"{type(exc).__name__}: {msg[:200]}"
+    return _redact(line)
+
+
+def _connection_advice() -> str:
+    if os.environ.get("LLM_BACKEND", "sim") in ("sim", ""):
+        from .simulator import _running, start_simulator
+        if _running:  # restart what was running, on the same port, so the cell can simply be re-run
+            for key in list(_running):
+                profile, scale, seed, extra = key
+                start_simulator(profile, scale, seed, **dict(extra))
+            return "The simulator had stopped; it is running again on the same port: run the cell again."
+        return "Could not reach the simulator: run the setup cell (chat_model()) again."
+    return ("Could not reach the server: is it running, and is LLM_BASE_URL right? "
+            "Use LLM_BACKEND=sim to work offline.")
+
+
+def show_error(shell, etype, evalue, tb, tb_offset=None):
+    """IPython custom exception handler: print the one-line explanation."""
+    print(f"✘ {explain(evalue)}  (full traceback: %tb)", file=sys.stderr)
+    return None
+
+
+def install() -> None:
+    """Install the one-line handler in the running IPython kernel, if any."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None:
+        ip.set_custom_exc(EXPLAINED, show_error)

@@ -1,0 +1,88 @@
+"""Run the simulator: `python -m helpers.llm_server [--port N] [--profile NAME] ...`.
+
+Prints its base URL (http://HOST:PORT/v1) on one line, then serves until stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+
+import uvicorn
+
+from . import latency
+from .app import create_app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m helpers.llm_server", description=__doc__)
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ap.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    ap.add_argument("--profile", default=latency.DEFAULT_PROFILE, choices=list(latency.PROFILES))
+    ap.add_argument("--time-scale", type=float, default=1.0, help="multiply every delay (tests: 0.1)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--slots", type=int, help="override the profile's server slots")
+    ap.add_argument("--queue-limit", type=int, help="override the profile's queue limit")
+    ap.add_argument("--rpm", type=int, help="requests/min per API key (0: no limit)")
+    ap.add_argument("--tpm", type=int, help="tokens/min per API key (0: no limit)")
+    ap.add_argument("--parent-pid", type=int, help="stop when this process ends (notebook use)")
+    ap.add_argument("--log-level", default="warning")
+    return ap.parse_args(argv)
+
+
+def overrides(a: argparse.Namespace) -> dict:
+    o = {}
+    if a.slots is not None:
+        o["slots"] = a.slots
+    if a.queue_limit is not None:
+        o["queue_limit"] = a.queue_limit
+    if a.rpm is not None:
+        o["rpm_limit"] = a.rpm or None
+    if a.tpm is not None:
+        o["tpm_limit"] = a.tpm or None
+    return o
+
+
+async def watch_parent(pid: int, server: uvicorn.Server) -> None:
+    """End the server when the notebook kernel that started it is gone."""
+    while not server.should_exit:
+        await asyncio.sleep(1.0)
+        if os.getppid() != pid:
+            server.should_exit = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if a.time_scale <= 0:
+        print("--time-scale must be a positive number, e.g. 1 or 0.1", file=sys.stderr)
+        return 2
+    app = create_app(a.profile, a.time_scale, a.seed, **overrides(a))
+    sock = socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((a.host, a.port))
+    except OSError as e:
+        print(f"Cannot listen on {a.host}:{a.port} ({e.strerror}): choose another --port.", file=sys.stderr)
+        return 2
+    sock.listen(4096)
+    host, port = sock.getsockname()[:2]
+    print(f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=a.log_level, backlog=4096,
+                                           timeout_keep_alive=30, access_log=False))
+
+    async def serve() -> None:
+        if a.parent_pid:
+            asyncio.ensure_future(watch_parent(a.parent_pid, server))
+        await server.serve(sockets=[sock])
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

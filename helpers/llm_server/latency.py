@@ -1,0 +1,299 @@
+"""The simulator's latency model: pure functions, no I/O (lessons 02-04).
+
+A hosted LLM answers a request in two phases:
+
+1. **Time to first token (TTFT)** = time waiting for a free server slot (queue)
+   + a fixed overhead + *prefill* (reading the prompt, `prompt_tokens / prefill_tokens_per_s`).
+2. **Generation**: the remaining tokens at a steady rate. The server decodes
+   for all active requests at once (continuous batching): with `n` requests
+   decoding, each one gets `tokens_per_s / (1 + batch_slowdown * (n - 1))`
+   tokens per second. Total throughput `n * rate(n)` rises with `n` and
+   saturates near `tokens_per_s / batch_slowdown`, while each request slows down.
+
+The server holds at most `slots` requests at a time; the rest wait in a FIFO
+queue of at most `queue_limit`, beyond which it answers HTTP 429.
+
+The same functions drive the simulated server (`app.py`) and predict a run's
+timings (`predict_batch`), so a lesson can draw prediction beside measurement.
+All times are in seconds of wall-clock time *after* the time scale is applied.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The numbers of one simulated model/server (all times in seconds)."""
+
+    name: str
+    description: str
+    overhead_s: float            # network + scheduling before prefill starts
+    prefill_tokens_per_s: float  # prompt tokens read per second
+    tokens_per_s: float          # decode rate of one request running alone
+    batch_slowdown: float        # per extra active request: rate /= 1 + k*(n-1)
+    slots: int                   # requests the server runs at once
+    queue_limit: int             # waiting requests before 429
+    rpm_limit: int | None        # requests per minute per API key (None: no limit)
+    tpm_limit: int | None        # tokens per minute per API key (None: no limit)
+    jitter: float                # relative spread of per-request speed (0: none)
+    default_max_tokens: int      # cap on answer length when the request sets none
+    time_scale: float = 1.0      # all delays multiplied by this (tests use < 1)
+
+    def scaled(self, time_scale: float) -> "Profile":
+        """The same profile with every delay multiplied by `time_scale`."""
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be a positive number, got {time_scale!r}")
+        return replace(
+            self,
+            overhead_s=self.overhead_s * time_scale,
+            prefill_tokens_per_s=self.prefill_tokens_per_s / time_scale,
+            tokens_per_s=self.tokens_per_s / time_scale,
+            time_scale=self.time_scale * time_scale,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in [
+        Profile("hosted-small", "a fast hosted small model (GPT-4o-mini class)",
+                overhead_s=0.35, prefill_tokens_per_s=8000, tokens_per_s=90,
+                batch_slowdown=0.04, slots=16, queue_limit=256, rpm_limit=600,
+                tpm_limit=200_000, jitter=0.05, default_max_tokens=256),
+        Profile("hosted-large", "a large hosted model: slower first token, slower tokens",
+                overhead_s=0.8, prefill_tokens_per_s=3000, tokens_per_s=40,
+                batch_slowdown=0.03, slots=8, queue_limit=128, rpm_limit=300,
+                tpm_limit=100_000, jitter=0.05, default_max_tokens=256),
+        Profile("reasoning", "a reasoning model: it 'thinks' before the first visible token",
+                overhead_s=8.0, prefill_tokens_per_s=3000, tokens_per_s=120,
+                batch_slowdown=0.03, slots=8, queue_limit=128, rpm_limit=120,
+                tpm_limit=100_000, jitter=0.05, default_max_tokens=256),
+        Profile("local-cpu", "a small model on a laptop CPU: 1 slot, concurrency only queues",
+                overhead_s=0.02, prefill_tokens_per_s=400, tokens_per_s=25,
+                batch_slowdown=0.6, slots=2, queue_limit=64, rpm_limit=None,
+                tpm_limit=None, jitter=0.05, default_max_tokens=256),
+        Profile("instant", "no delays at all: for measuring overhead and capacity",
+                overhead_s=0.0, prefill_tokens_per_s=math.inf, tokens_per_s=math.inf,
+                batch_slowdown=0.0, slots=100_000, queue_limit=100_000, rpm_limit=None,
+                tpm_limit=None, jitter=0.0, default_max_tokens=256),
+    ]
+}
+DEFAULT_PROFILE = "hosted-small"
+
+
+def get_profile(name: str, time_scale: float = 1.0) -> Profile:
+    """The named profile, scaled in time. Unknown names raise a clear ValueError."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+    return PROFILES[name].scaled(time_scale)
+
+
+def jitter_factor(profile: Profile, seed: int, key: str) -> float:
+    """A reproducible speed factor near 1.0 for one request (same seed+key, same factor).
+
+    Uniform in [1 - jitter, 1 + jitter]; it multiplies the decode rate and divides
+    the overhead, so a 'lucky' request is faster in both phases.
+    """
+    if profile.jitter <= 0:
+        return 1.0
+    digest = hashlib.sha256(f"{seed}|{key}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    return 1.0 + profile.jitter * (2 * u - 1)
+
+
+def prefill_s(profile: Profile, prompt_tokens: int, speed: float = 1.0) -> float:
+    """Seconds from admission to the first token: overhead + reading the prompt."""
+    return (profile.overhead_s + prompt_tokens / profile.prefill_tokens_per_s) / speed
+
+
+def decode_rate(profile: Profile, active: int, speed: float = 1.0) -> float:
+    """Tokens per second for ONE request while `active` requests decode together."""
+    n = max(1, active)
+    return speed * profile.tokens_per_s / (1.0 + profile.batch_slowdown * (n - 1))
+
+
+def total_throughput(profile: Profile, active: int) -> float:
+    """Tokens per second for the whole server with `active` requests decoding."""
+    n = min(max(1, active), profile.slots)
+    return n * decode_rate(profile, n)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request to predict: its token counts and reproducible speed factor."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    speed: float = 1.0
+
+
+class SlotScheduler:
+    """The server side of the model as an exact event simulation in explicit time.
+
+    Requests `arrive`, wait in a FIFO queue for one of `profile.slots` slots,
+    prefill, then decode together. `advance(t)` moves the state to time `t`,
+    handling every event (prefill end, last token, admission) at its exact time.
+    The simulator's HTTP server runs one of these against the real clock; the
+    predictor runs one against a virtual clock. No I/O, no threads.
+    """
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self.t = 0.0
+        self.jobs: dict[object, Job] = {}
+        self.queue: list[object] = []
+        self.prefilling: dict[object, float] = {}   # id -> time its prefill ends
+        self.decoding: dict[object, float] = {}     # id -> decode tokens left
+        self.admitted: dict[object, float] = {}
+        self.first: dict[object, float] = {}
+        self.finished: dict[object, float] = {}
+
+    @property
+    def active(self) -> int:
+        """Requests holding a slot (prefilling or decoding)."""
+        return len(self.prefilling) + len(self.decoding)
+
+    def arrive(self, rid: object, t: float, job: Job) -> bool:
+        """A request reaches the server at time t. False if the queue is full (HTTP 429)."""
+        self.advance(t)
+        if self.active >= self.profile.slots and len(self.queue) >= self.profile.queue_limit:
+            return False
+        self.jobs[rid] = job
+        self.queue.append(rid)
+        self._admit()
+        return True
+
+    def cancel(self, rid: object, t: float) -> None:
+        """The client went away: free its slot (or queue place) at time t."""
+        self.advance(t)
+        if rid in self.queue:
+            self.queue.remove(rid)
+        self.prefilling.pop(rid, None)
+        self.decoding.pop(rid, None)
+        self._admit()
+
+    def forget(self, rid: object) -> None:
+        """Drop the bookkeeping of a request that has ended."""
+        for d in (self.jobs, self.admitted, self.first, self.finished):
+            d.pop(rid, None)
+
+    def _rate(self, rid: object) -> float:
+        return decode_rate(self.profile, len(self.decoding), self.jobs[rid].speed)
+
+    def next_event_s(self) -> float:
+        """Time of the next prefill end or last token (inf when idle)."""
+        times = list(self.prefilling.values())
+        times += [self.t + left / self._rate(r) for r, left in self.decoding.items()]
+        return min(times, default=math.inf)
+
+    def advance(self, t: float) -> None:
+        """Move to time t, applying every event on the way at its exact time."""
+        while True:
+            nxt = self.next_event_s()
+            step_to = min(nxt, t)
+            if step_to > self.t:
+                for r in self.decoding:
+                    self.decoding[r] -= (step_to - self.t) * self._rate(r)
+                self.t = step_to
+            for r, left in self.decoding.items():  # due now (also: infinite speed)
+                if self.t + left / self._rate(r) <= self.t:
+                    self.decoding[r] = 0.0
+            if nxt > t:
+                return
+            for r, end in list(self.prefilling.items()):
+                if end <= self.t:
+                    del self.prefilling[r]
+                    self.first[r] = self.t
+                    self.decoding[r] = float(max(self.jobs[r].completion_tokens - 1, 0))
+            for r, left in list(self.decoding.items()):
+                if left <= 1e-9:
+                    del self.decoding[r]
+                    self.finished[r] = self.t
+            self._admit()
+
+    def _admit(self) -> None:
+        while self.queue and self.active < self.profile.slots:
+            r = self.queue.pop(0)
+            self.admitted[r] = self.t
+            self.prefilling[r] = self.t + prefill_s(self.profile, self.jobs[r].prompt_tokens,
+                                                    self.jobs[r].speed)
+
+    def tokens_done(self, rid: object) -> int:
+        """How many of the request's tokens exist at the current time."""
+        job = self.jobs[rid]
+        if rid in self.finished:
+            return job.completion_tokens
+        if rid in self.decoding:
+            return job.completion_tokens - math.ceil(self.decoding[rid] - 1e-9)
+        return 0
+
+    def next_token_s(self, rid: object) -> float:
+        """When the request's next token is due if nothing else changes (inf if waiting)."""
+        if rid in self.prefilling:
+            return self.prefilling[rid]
+        if rid in self.decoding:
+            left = self.decoding[rid]
+            step = left - (math.ceil(left - 1e-9) - 1)  # distance to the next whole token
+            return self.t + step / self._rate(rid)
+        return math.inf
+
+
+@dataclass(frozen=True)
+class PredictedRequest:
+    index: int
+    sent_s: float          # when the client sends it (it has a free worker)
+    admitted_s: float      # when a server slot takes it (queue wait = admitted - sent)
+    first_token_s: float   # TTFT measured from time 0 = admitted + prefill
+    end_s: float           # last token
+
+    @property
+    def latency_s(self) -> float:
+        return self.end_s - self.sent_s
+
+    @property
+    def ttft_s(self) -> float:
+        return self.first_token_s - self.sent_s
+
+
+def predict_single(profile: Profile, job: Job) -> PredictedRequest:
+    """Predicted timings of one request alone on an idle server."""
+    return predict_batch(profile, [job], max_concurrency=1)[0]
+
+
+def predict_batch(profile: Profile, jobs: list[Job], max_concurrency: int) -> list[PredictedRequest]:
+    """Predict every request's timeline when a client sends `jobs` at time 0
+    with at most `max_concurrency` in flight (like LangChain's `.batch`), to a
+    server described by `profile` (slots, queue, continuous batching).
+    """
+    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be a whole number >= 1, got {max_concurrency!r}")
+    sched = SlotScheduler(profile)
+    sent: dict[int, float] = {}
+    pending = list(range(len(jobs)))
+
+    def client_send(now: float) -> None:
+        while pending and len(sent) - len(sched.finished) < max_concurrency:
+            i = pending.pop(0)
+            sent[i] = now
+            if not sched.arrive(i, now, jobs[i]):
+                raise ValueError("the prediction overflows the server queue (the run would see 429s)")
+
+    client_send(0.0)
+    while len(sched.finished) < len(jobs):
+        nxt = sched.next_event_s()
+        if math.isinf(nxt):
+            raise RuntimeError("prediction stalled")  # cannot happen for valid jobs
+        sched.advance(nxt)
+        client_send(sched.t)
+    return [PredictedRequest(i, sent[i], sched.admitted[i], sched.first[i], sched.finished[i])
+            for i in range(len(jobs))]
+
+
+def makespan_s(predicted: list[PredictedRequest]) -> float:
+    """Time from the first send to the last token."""
+    return max(p.end_s for p in predicted) - min(p.sent_s for p in predicted)

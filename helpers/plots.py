@@ -1,0 +1,94 @@
+"""Figures made from this run's measurements (lessons 01-05).
+
+Each function takes result dataclasses from `helpers.timing` and returns
+`(fig, ax)`; none calls `plt.show()` (Jupyter shows the figure for you).
+invoke, stream and batch keep one colour each across the course; colours come
+from a colour-blind-safe palette, and line styles or markers differ too.
+Predictions from the latency model are dashed lines labelled as predictions.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .timing import BatchResult, InvokeResult, StreamResult
+
+_PALETTE = ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e76300", "#b9ac70"]
+MODE_COLORS = {"invoke": _PALETTE[0], "stream": _PALETTE[1], "batch": _PALETTE[2],
+               "predicted": _PALETTE[3], "other": _PALETTE[4]}
+MEASURED = "measured (this run)"
+PREDICTED = "predicted (latency model)"
+
+
+def _new(figsize=(8, 4), ncols: int = 1):
+    fig, ax = plt.subplots(1, ncols, figsize=figsize, constrained_layout=True)
+    for a in np.atleast_1d(ax):
+        a.grid(alpha=0.3)
+        a.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
+    """Characters on screen vs time: invoke jumps at the end, stream grows from TTFT (lesson 02)."""
+    fig, ax = _new()
+    n = len(invoke.text)
+    ax.step([0, invoke.total_s, invoke.total_s * 1.02], [0, n, n], where="post",
+            color=MODE_COLORS["invoke"], lw=2.5, label=f"invoke: all at {invoke.total_s:.2f} s")
+    chars = np.cumsum([len(t) for t in stream.chunk_texts])
+    ax.step([0, *stream.chunk_times_s], [0, *chars], where="post", color=MODE_COLORS["stream"],
+            lw=2.5, ls="--", label=f"stream: first text at {stream.ttft_s:.2f} s, done at {stream.total_s:.2f} s")
+    ax.axvline(stream.ttft_s, color=MODE_COLORS["stream"], ls=":", lw=1)
+    ax.set(xlabel="time since request (s)", ylabel="characters visible to the user",
+           title="Streaming shows text early; both finish at about the same time"
+           + (f" ({backend})" if backend else ""))
+    ax.legend(loc="upper left")
+    return fig, ax
+
+
+def gantt(batch: BatchResult, title: str | None = None, predicted=None):
+    """One bar per request, from start to end; failed requests hatched (lesson 03)."""
+    fig, ax = _new(figsize=(8, 0.5 + 0.22 * len(batch.requests)))
+    for r in batch.requests:
+        ax.barh(r.index, r.latency_s, left=r.start_s, height=0.7,
+                color=MODE_COLORS["batch"] if r.ok else "white",
+                edgecolor=MODE_COLORS["batch"], hatch=None if r.ok else "xx")
+    if predicted:
+        for p in predicted:
+            ax.plot([p.sent_s, p.end_s], [p.index, p.index], color="black", ls="--", lw=1)
+        ax.plot([], [], color="black", ls="--", lw=1, label=PREDICTED)
+    ax.barh([], [], color=MODE_COLORS["batch"], label=MEASURED)
+    if batch.n_errors:
+        ax.barh([], [], color="white", edgecolor=MODE_COLORS["batch"], hatch="xx", label="failed")
+    ax.axvline(batch.first_result_s, color="black", lw=1.5, ls=":",
+               label=f"first answer usable at {batch.first_result_s:.2f} s")
+    ax.invert_yaxis()
+    ax.set(xlabel="time since batch started (s)", ylabel="request #",
+           title=title or f"{len(batch.requests)} requests, max_concurrency={batch.max_concurrency}: "
+                          f"{batch.makespan_s:.2f} s in all")
+    ax.legend(loc="lower right", fontsize="small")
+    return fig, ax
+
+
+def concurrency_sweep(results: dict[int, BatchResult], predicted: dict[int, tuple[float, float]] | None = None,
+                      backend: str = ""):
+    """Throughput and p95 latency against max_concurrency, measured and predicted (lesson 03).
+
+    predicted maps concurrency -> (throughput_rps, p95_latency_s) from the latency model.
+    """
+    fig, (a1, a2) = _new(figsize=(10, 4), ncols=2)
+    cs = sorted(results)
+    a1.plot(cs, [results[c].throughput_rps for c in cs], "o-", color=MODE_COLORS["batch"], label=MEASURED)
+    a2.plot(cs, [results[c].p95_latency_s for c in cs], "s-", color=MODE_COLORS["batch"], label=MEASURED)
+    if predicted:
+        pc = sorted(predicted)
+        a1.plot(pc, [predicted[c][0] for c in pc], "--", color="black", label=PREDICTED)
+        a2.plot(pc, [predicted[c][1] for c in pc], "--", color="black", label=PREDICTED)
+    for a in (a1, a2):
+        a.set_xscale("log", base=2)
+        a.set_xticks(cs, [str(c) for c in cs])
+        a.set_xlabel("max_concurrency (requests in flight)")
+        a.legend()
+    a1.set(ylabel="throughput (requests/s)", title="Throughput rises, then flattens")
+    a2.set(ylabel="p95 latency per request (s)", title="Per-request latency does not fall")
+    fig.suptitle("More concurrency: more throughput, not faster requests" + (f" ({backend})" if backend else ""))
+    return fig, (a1, a2)

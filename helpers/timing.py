@@ -1,0 +1,282 @@
+"""Measure invoke, stream and batch with the real client (lessons 01-04).
+
+Every stamp is `time.perf_counter()` seconds since one start, taken in this
+process when the event happens: the measured numbers are what a user of your
+app would see, including the network and the client library.
+
+Results are plain frozen dataclasses with the unit in each field name, so
+plots and tests can use them directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from langchain_core.callbacks import BaseCallbackHandler
+
+
+@dataclass(frozen=True)
+class ServerSplit:
+    """Where the time went on the server (the simulator reports it in headers)."""
+
+    queue_s: float
+    prefill_s: float
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """One `.invoke()`: nothing is visible until `total_s`."""
+
+    prompt: str
+    text: str
+    total_s: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    server: ServerSplit | None = None
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """One `.stream()`: when each piece of text arrived.
+
+    ttft_s is the time to the first chunk with visible text (the very first
+    chunk often carries no text at all, only the message's role).
+    """
+
+    prompt: str
+    text: str
+    ttft_s: float
+    total_s: float
+    chunk_times_s: tuple[float, ...]
+    chunk_texts: tuple[str, ...]
+    completion_tokens: int | None
+    stopped_early: bool = False
+    server: ServerSplit | None = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generation speed after the first token (completion tokens / generating time)."""
+        n = self.completion_tokens or len([c for c in self.chunk_texts if c])
+        gen = self.total_s - self.ttft_s
+        return (n - 1) / gen if n > 1 and gen > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """One request inside a batch: when the client started it and when it ended."""
+
+    index: int
+    start_s: float
+    end_s: float
+    ok: bool
+    error: str | None = None
+    completion_tokens: int = 0
+
+    @property
+    def latency_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One `.batch()` (or `batch_as_completed`): every request's timeline and the totals."""
+
+    requests: tuple[RequestTiming, ...]
+    max_concurrency: int | None
+    makespan_s: float            # first start to the call returning
+    first_result_s: float        # when your code could use the first answer
+    outputs: tuple[Any, ...] = field(repr=False, default=())
+
+    @property
+    def throughput_rps(self) -> float:
+        return len(self.requests) / self.makespan_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        return sum(r.completion_tokens for r in self.requests) / self.makespan_s
+
+    def latency_percentile_s(self, q: float) -> float:
+        return float(np.percentile([r.latency_s for r in self.requests], q))
+
+    @property
+    def p50_latency_s(self) -> float:
+        return self.latency_percentile_s(50)
+
+    @property
+    def p95_latency_s(self) -> float:
+        return self.latency_percentile_s(95)
+
+    @property
+    def n_errors(self) -> int:
+        return sum(not r.ok for r in self.requests)
+
+    @property
+    def n_rate_limited(self) -> int:
+        return sum(bool(r.error and "RateLimit" in r.error) for r in self.requests)
+
+
+def _server_split(meta: dict | None) -> ServerSplit | None:
+    headers = (meta or {}).get("headers") or {}
+    try:
+        return ServerSplit(float(headers["x-sim-queue-ms"]) / 1000, float(headers["x-sim-prefill-ms"]) / 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _usage(msg: Any, key: str) -> int | None:
+    usage = getattr(msg, "usage_metadata", None) or {}
+    return usage.get(key)
+
+
+def _check_prompt(prompt: Any) -> None:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"prompt must be a non-empty string, got {prompt!r:.40}")
+
+
+def measure_invoke(model, prompt: str) -> InvokeResult:
+    """Time one `model.invoke(prompt)` from call to answer (lesson 01)."""
+    _check_prompt(prompt)
+    t0 = time.perf_counter()
+    msg = model.invoke(prompt)
+    total = time.perf_counter() - t0
+    return InvokeResult(prompt, msg.content, total, _usage(msg, "input_tokens"),
+                        _usage(msg, "output_tokens"), _server_split(msg.response_metadata))
+
+
+def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> StreamResult:
+    """Time one `model.stream(prompt)`: TTFT, every chunk's arrival, the total (lesson 02).
+
+    on_text(text, t_s) is called for each chunk with text, e.g. to show it live.
+    should_stop() is asked after each chunk; returning True stops the stream
+    early (the connection is closed, so the server stops generating).
+    """
+    _check_prompt(prompt)
+    times, texts, full, ttft, stopped = [], [], None, None, False
+    t0 = time.perf_counter()
+    stream = model.stream(prompt)
+    try:
+        for chunk in stream:
+            t = time.perf_counter() - t0
+            full = chunk if full is None else full + chunk
+            text = chunk.content if isinstance(chunk.content, str) else ""
+            times.append(t)
+            texts.append(text)
+            if text and ttft is None:
+                ttft = t
+            if text and on_text:
+                on_text(text, t)
+            if should_stop and should_stop():
+                stopped = True
+                break
+    finally:
+        stream.close()
+    total = time.perf_counter() - t0
+    return StreamResult(prompt, full.content if full else "", ttft if ttft is not None else total,
+                        total, tuple(times), tuple(texts), _usage(full, "output_tokens"), stopped,
+                        _server_split(full.response_metadata if full else None))
+
+
+class _Timeline(BaseCallbackHandler):
+    """Stamps each request of a batch as the client starts and finishes it."""
+
+    def __init__(self, t0: float, on_done: Callable[[int, int], None] | None):
+        self.t0, self.on_done, self.lock = t0, on_done, threading.Lock()
+        self.start: dict[int, float] = {}
+        self.end: dict[int, tuple[float, bool, str | None, int]] = {}
+        self.index_of: dict[Any, int] = {}
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, metadata=None, **kw):
+        with self.lock:
+            i = (metadata or {}).get("course_index")
+            self.index_of[run_id] = i
+            self.start[i] = time.perf_counter() - self.t0
+
+    def _finish(self, run_id, ok, err, tokens):
+        with self.lock:
+            i = self.index_of.get(run_id)
+            self.end[i] = (time.perf_counter() - self.t0, ok, err, tokens)
+            done = len(self.end)
+        if self.on_done:
+            self.on_done(done, i)
+
+    def on_llm_end(self, response, *, run_id, **kw):
+        try:
+            msg = response.generations[0][0].message
+            tokens = _usage(msg, "output_tokens") or 0
+        except (IndexError, AttributeError):
+            tokens = 0
+        self._finish(run_id, True, None, tokens)
+
+    def on_llm_error(self, error, *, run_id, **kw):
+        self._finish(run_id, False, f"{type(error).__name__}: {error}"[:300], 0)
+
+
+def _configs(n: int, timeline: _Timeline, max_concurrency: int | None) -> list[dict]:
+    return [{"callbacks": [timeline], "metadata": {"course_index": i}, "max_concurrency": max_concurrency}
+            for i in range(n)]
+
+
+def _check_batch_args(prompts: Any, max_concurrency: Any) -> list[str]:
+    prompts = list(prompts) if isinstance(prompts, (list, tuple)) else prompts
+    if not isinstance(prompts, list) or not prompts:
+        raise ValueError("prompts must be a non-empty list of strings")
+    for p in prompts:
+        _check_prompt(p)
+    if max_concurrency is not None and (isinstance(max_concurrency, bool) or
+                                        not isinstance(max_concurrency, int) or max_concurrency < 1):
+        raise ValueError(f"max_concurrency must be a whole number >= 1 (or None), got {max_concurrency!r}")
+    return prompts
+
+
+def _result(tl: _Timeline, n: int, mc, makespan: float, first: float, outputs) -> BatchResult:
+    reqs = []
+    for i in range(n):
+        end, ok, err, tokens = tl.end.get(i, (makespan, False, "never finished", 0))
+        reqs.append(RequestTiming(i, tl.start.get(i, 0.0), end, ok, err, tokens))
+    return BatchResult(tuple(reqs), mc, makespan, first, tuple(outputs))
+
+
+def measure_batch(model, prompts: Iterable[str], max_concurrency: int | None,
+                  as_completed: bool = False,
+                  on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Run `model.batch(prompts, max_concurrency=...)` and time every request (lesson 03).
+
+    Errors (e.g. a 429 after retries) are kept per request (return_exceptions=True).
+    as_completed=True uses `batch_as_completed`, which hands you each answer as
+    it finishes. on_progress(done, index) is called as each request ends.
+    """
+    prompts = _check_batch_args(prompts, max_concurrency)
+    t0 = time.perf_counter()
+    tl = _Timeline(t0, on_progress)
+    cfgs = _configs(len(prompts), tl, max_concurrency)
+    outputs: list[Any] = [None] * len(prompts)
+    first = None
+    if as_completed:
+        for i, out in model.batch_as_completed(prompts, cfgs, return_exceptions=True):
+            first = first if first is not None else time.perf_counter() - t0
+            outputs[i] = out
+    else:
+        outputs = model.batch(prompts, cfgs, return_exceptions=True)
+    makespan = time.perf_counter() - t0
+    return _result(tl, len(prompts), max_concurrency, makespan, first if first is not None else makespan, outputs)
+
+
+async def ameasure_batch(model, prompts: Iterable[str], max_concurrency: int | None,
+                         on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """The async twin of `measure_batch`: `await model.abatch(...)` (lesson 03).
+
+    In a notebook write `await ameasure_batch(...)`; never `asyncio.run`.
+    """
+    prompts = _check_batch_args(prompts, max_concurrency)
+    t0 = time.perf_counter()
+    tl = _Timeline(t0, on_progress)
+    outputs = await model.abatch(prompts, _configs(len(prompts), tl, max_concurrency),
+                                 return_exceptions=True)
+    makespan = time.perf_counter() - t0
+    await asyncio.sleep(0)
+    return _result(tl, len(prompts), max_concurrency, makespan, makespan, outputs)
