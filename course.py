@@ -24,6 +24,7 @@ TEST_ENV = {
     "LLM_BACKEND": "sim",
     "LLM_SIM_TIME_SCALE": "0.1",
     "MPLBACKEND": "Agg",
+    "COURSE_PROGRESS": "off",
     "PYTHONUNBUFFERED": "1",
 }
 

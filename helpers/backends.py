@@ -80,10 +80,13 @@ def use_backend(name: str, **settings: str) -> Backend:
     return resolve_backend()
 
 
-def resolve_backend() -> Backend:
-    """Read LLM_BACKEND and friends (and `.env`) and say where requests will go."""
+def resolve_backend(name: str | None = None) -> Backend:
+    """Read LLM_BACKEND and friends (and `.env`) and say where requests will go.
+
+    `name` overrides LLM_BACKEND for this one call, e.g. resolve_backend("local").
+    """
     load_env()
-    name = os.environ.get("LLM_BACKEND", "sim").strip().lower() or "sim"
+    name = (name or os.environ.get("LLM_BACKEND", "sim")).strip().lower() or "sim"
     if name == "sim":
         from .simulator import start_simulator
         srv = start_simulator()
@@ -136,19 +139,20 @@ def check_reachable(b: Backend, timeout_s: float = 5.0) -> None:
     _checked.add((b.base_url, b.model, b.api_key))
 
 
-def chat_model(*, timeout: float | None = None, max_retries: int | None = None,
-               check: bool = True, **kwargs):
+def chat_model(*, backend: str | None = None, timeout: float | None = None,
+               max_retries: int | None = None, check: bool = True, **kwargs):
     """A `ChatOpenAI` for the chosen backend, with safe, explicit settings.
 
     timeout: seconds to wait for an answer (default LLM_TIMEOUT or 60); connecting
     gives up after 5 s. max_retries: extra attempts after a 429/5xx/connection
     error (default LLM_MAX_RETRIES or 2, the OpenAI SDK's own default).
     Anything else (temperature, max_tokens, model, default_headers, ...) goes
-    straight to ChatOpenAI. Used from lesson 00 on.
+    straight to ChatOpenAI. backend= picks a backend for this model only
+    (e.g. "local" beside the default "sim"). Used from lesson 00 on.
     """
     from langchain_openai import ChatOpenAI
 
-    b = resolve_backend()
+    b = resolve_backend(backend)
     if check and b.name in ("openai", "compatible"):
         check_reachable(b)
     timeout = float(timeout if timeout is not None else os.environ.get("LLM_TIMEOUT", 60))
