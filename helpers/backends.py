@@ -139,7 +139,7 @@ def check_reachable(b: Backend, timeout_s: float = 5.0) -> None:
     _checked.add((b.base_url, b.model, b.api_key))
 
 
-def chat_model(*, backend: str | None = None, timeout: float | None = None,
+def chat_model(*, backend: str | None = None, server=None, timeout: float | None = None,
                max_retries: int | None = None, check: bool = True, **kwargs):
     """A `ChatOpenAI` for the chosen backend, with safe, explicit settings.
 
@@ -148,11 +148,15 @@ def chat_model(*, backend: str | None = None, timeout: float | None = None,
     error (default LLM_MAX_RETRIES or 2, the OpenAI SDK's own default).
     Anything else (temperature, max_tokens, model, default_headers, ...) goes
     straight to ChatOpenAI. backend= picks a backend for this model only
-    (e.g. "local" beside the default "sim"). Used from lesson 00 on.
+    (e.g. "local" beside the default "sim"); server= points at a particular
+    simulator from `start_simulator(...)` (e.g. one with fewer slots). Used from lesson 00 on.
     """
     from langchain_openai import ChatOpenAI
 
-    b = resolve_backend(backend)
+    if server is not None:
+        b = Backend("sim", server.base_url, kwargs.pop("model", "sim"), SIM_KEY)
+    else:
+        b = resolve_backend(backend)
     if check and b.name in ("openai", "compatible"):
         check_reachable(b)
     timeout = float(timeout if timeout is not None else os.environ.get("LLM_TIMEOUT", 60))
