@@ -183,11 +183,20 @@ class ChatRun(Response):
         self.tokens, self.finish, self.fault = tokens, finish, fault
         self.rid = f"chatcmpl-sim{next(sim.ids)}"
         self.background = None
+        self.counted = False  # still counted as in flight?
+
+    def leave(self) -> None:
+        """Stop counting this request as in flight (before its last bytes go out,
+        so a client that starts its next request at once never sees a stale count)."""
+        if self.counted:
+            self.counted = False
+            self.sim.count(self.key, "in_flight", -1)
 
     async def __call__(self, scope, receive, send) -> None:
         sim = self.sim
         sim.count(self.key, "requests_total")
         sim.count(self.key, "in_flight")
+        self.counted = True
         sim.stats["peak_in_flight"] = max(sim.stats["peak_in_flight"], sim.stats["in_flight"])
         work = asyncio.ensure_future(self.run(send))
         gone = asyncio.ensure_future(wait_disconnect(receive))
@@ -202,7 +211,7 @@ class ChatRun(Response):
             self.eng.sched.cancel(self.rid, self.eng.now())
             self.eng.sched.forget(self.rid)
             self.eng.poke()
-            sim.count(self.key, "in_flight", -1)
+            self.leave()
 
     async def run(self, send) -> None:
         eng, rid = self.eng, self.rid
@@ -211,6 +220,7 @@ class ChatRun(Response):
         t_arrive = eng.now()
         if not eng.sched.arrive(rid, t_arrive, self.job):
             resp = rate_limited(self.sim, self.key, "The server is overloaded: its queue is full", 1.0 * eng.sched.profile.time_scale)
+            self.leave()
             return await resp({"type": "http"}, None, send)
         eng.poke()
         self.sim.stats["peak_queue_depth"] = max(self.sim.stats["peak_queue_depth"], len(eng.sched.queue))
@@ -257,6 +267,7 @@ class ChatRun(Response):
                 "usage": self.usage()}
         gen_ms = (self.eng.now() - (t_first or self.eng.now())) * 1000
         resp = JSONResponse(body, headers={**timing, "x-sim-generation-ms": f"{gen_ms:.1f}"})
+        self.leave()
         await resp({"type": "http"}, None, send)
 
     def chunk(self, delta: dict, finish: str | None = None) -> bytes:
@@ -286,6 +297,7 @@ class ChatRun(Response):
             usage = {"id": self.rid, "object": "chat.completion.chunk", "created": int(time.time()),
                      "model": self.req.model, "choices": [], "usage": self.usage()}
             tail += b"data: " + json.dumps(usage).encode() + b"\n\n"
+        self.leave()
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
 
 

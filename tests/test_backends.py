@@ -1,0 +1,109 @@
+"""The backend switch: clear one-line errors, explicit safe settings, keys never shown."""
+import time
+
+import openai
+import pytest
+
+from helpers import backends
+from helpers.backends import Backend, BackendError, chat_model, mask, resolve_backend
+from helpers.explain import explain
+
+FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz1234"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for v in ("LLM_BACKEND", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY", "LLM_TIMEOUT"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setattr(backends, "ROOT", tmp_path)  # no .env from the repo
+    monkeypatch.chdir(tmp_path)
+
+
+def one_line(msg: str) -> bool:
+    return "\n" not in msg and len(msg) < 300
+
+
+def test_unknown_backend(monkeypatch):
+    monkeypatch.setenv("LLM_BACKEND", "gpt5-please")
+    with pytest.raises(BackendError) as e:
+        resolve_backend()
+    assert one_line(str(e.value)) and "sim, local, openai, compatible" in str(e.value)
+
+
+def test_openai_without_key():
+    with pytest.raises(BackendError, match="OPENAI_API_KEY") as e:
+        resolve_backend("openai")
+    assert one_line(str(e.value))
+
+
+def test_compatible_needs_url_and_model(monkeypatch):
+    monkeypatch.setenv("LLM_BACKEND", "compatible")
+    with pytest.raises(BackendError, match="LLM_BASE_URL"):
+        chat_model()
+
+
+def test_unreachable_endpoint_fails_fast(monkeypatch):
+    monkeypatch.setenv("LLM_BACKEND", "compatible")
+    monkeypatch.setenv("LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("LLM_MODEL", "m")
+    t0 = time.perf_counter()
+    with pytest.raises(BackendError, match="Cannot reach") as e:
+        chat_model()
+    assert time.perf_counter() - t0 < 5 and one_line(str(e.value))
+
+
+def test_wrong_model_name_lists_models(monkeypatch, sim):
+    monkeypatch.setenv("LLM_BACKEND", "compatible")
+    monkeypatch.setenv("LLM_BASE_URL", sim.base_url)
+    monkeypatch.setenv("LLM_MODEL", "gpt-typo")
+    with pytest.raises(BackendError, match="no model 'gpt-typo'.*sim"):
+        chat_model()
+
+
+def test_dotenv_is_read(tmp_path, monkeypatch, sim):
+    (tmp_path / ".env").write_text(f"LLM_BACKEND=compatible\nLLM_BASE_URL={sim.base_url}\nLLM_MODEL=sim\nLLM_API_KEY={FAKE_KEY}\n")
+    b = resolve_backend()
+    assert b.name == "compatible" and b.model == "sim" and b.api_key == FAKE_KEY
+
+
+def test_chat_model_sets_safe_defaults(sim_env):
+    m = chat_model()
+    assert m.max_retries == 2 and m.stream_usage is True
+    assert m.request_timeout.read == 60 and m.request_timeout.connect == 5
+    assert m.root_client.timeout.read == 60  # really passed to the SDK (its default is None via LangChain)
+
+
+def test_keys_are_masked_everywhere(monkeypatch, sim):
+    monkeypatch.setenv("LLM_BACKEND", "compatible")
+    monkeypatch.setenv("LLM_BASE_URL", sim.base_url)
+    monkeypatch.setenv("LLM_MODEL", "sim")
+    monkeypatch.setenv("LLM_API_KEY", FAKE_KEY)
+    b = resolve_backend()
+    m = chat_model()
+    for text in (repr(b), str(b), repr(m), str(m)):
+        assert FAKE_KEY not in text
+    assert mask(FAKE_KEY) == "sk-…1234" and mask(FAKE_KEY) in repr(b)
+    assert FAKE_KEY not in explain(openai.APIError(f"bad key {FAKE_KEY}", request=None, body=None))
+
+
+def test_explain_gives_one_line_advice(monkeypatch):
+    import httpx2
+    req = httpx2.Request("POST", "http://x/v1/chat/completions")
+    monkeypatch.setenv("LLM_BACKEND", "compatible")
+    cases = {
+        openai.APITimeoutError(req): "timed out",
+        openai.APIConnectionError(request=req): "Could not reach",
+        openai.RateLimitError("429", response=httpx2.Response(429, request=req), body=None): "max_concurrency",
+        openai.NotFoundError("nope", response=httpx2.Response(404, request=req), body=None): "LLM_MODEL",
+        BackendError("x: do y"): "x: do y",
+    }
+    for exc, words in cases.items():
+        line = explain(exc)
+        assert words in line and one_line(line)
+
+
+def test_backend_errors_are_also_value_checked(sim_env):
+    with pytest.raises(ValueError):
+        chat_model(timeout=0)
+    with pytest.raises(ValueError):
+        chat_model(max_retries=-1)
