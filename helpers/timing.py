@@ -21,10 +21,16 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 @dataclass(frozen=True)
 class ServerSplit:
-    """Where the time went on the server (the simulator reports it in headers)."""
+    """Where the time went on the server (the simulator reports it in headers).
+
+    queue_s: waiting for a free slot. prefill_s: the fixed overhead plus reading
+    the prompt, until the first token. generation_s: writing the rest (only for
+    invoke; for a stream, measure it yourself as total - TTFT).
+    """
 
     queue_s: float
     prefill_s: float
+    generation_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class StreamResult:
     completion_tokens: int | None
     stopped_early: bool = False
     server: ServerSplit | None = None
+    prompt_tokens: int | None = None
 
     @property
     def tokens_per_s(self) -> float:
@@ -122,7 +129,9 @@ class BatchResult:
 def _server_split(meta: dict | None) -> ServerSplit | None:
     headers = (meta or {}).get("headers") or {}
     try:
-        return ServerSplit(float(headers["x-sim-queue-ms"]) / 1000, float(headers["x-sim-prefill-ms"]) / 1000)
+        gen = headers.get("x-sim-generation-ms")
+        return ServerSplit(float(headers["x-sim-queue-ms"]) / 1000, float(headers["x-sim-prefill-ms"]) / 1000,
+                           float(gen) / 1000 if gen is not None else None)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -133,7 +142,9 @@ def _usage(msg: Any, key: str) -> int | None:
 
 
 def _check_prompt(prompt: Any) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
+    """A prompt is a non-empty string (or, for a chain, a non-empty dict or list of messages)."""
+    ok = prompt.strip() if isinstance(prompt, str) else isinstance(prompt, (dict, list)) and prompt
+    if not ok:
         raise ValueError(f"prompt must be a non-empty string, got {prompt!r:.40}")
 
 
@@ -151,6 +162,9 @@ def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | N
                    should_stop: Callable[[], bool] | None = None) -> StreamResult:
     """Time one `model.stream(prompt)`: TTFT, every chunk's arrival, the total (lesson 02).
 
+    Works for a chat model (chunks are messages) and for a chain ending in a
+    parser (chunks are strings; token counts are then unknown).
+
     on_text(text, t_s) is called for each chunk with text, e.g. to show it live.
     should_stop() is asked after each chunk; returning True stops the stream
     early (the connection is closed, so the server stops generating).
@@ -163,7 +177,8 @@ def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | N
         for chunk in stream:
             t = time.perf_counter() - t0
             full = chunk if full is None else full + chunk
-            text = chunk.content if isinstance(chunk.content, str) else ""
+            text = chunk if isinstance(chunk, str) else getattr(chunk, "content", "")
+            text = text if isinstance(text, str) else ""
             times.append(t)
             texts.append(text)
             if text and ttft is None:
@@ -176,9 +191,10 @@ def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | N
     finally:
         stream.close()
     total = time.perf_counter() - t0
-    return StreamResult(prompt, full.content if full else "", ttft if ttft is not None else total,
+    return StreamResult(prompt, "".join(texts), ttft if ttft is not None else total,
                         total, tuple(times), tuple(texts), _usage(full, "output_tokens"), stopped,
-                        _server_split(full.response_metadata if full else None))
+                        _server_split(getattr(full, "response_metadata", None)),
+                        _usage(full, "input_tokens"))
 
 
 class _Timeline(BaseCallbackHandler):

@@ -137,6 +137,7 @@ async def chat_completions(request: Request) -> Response:
         req = parse_chat(await read_json_body(request, sim.cfg.max_body_bytes), sim.models)
     except BadRequest as e:
         return error(e.status, e.message, code=e.code, param=e.param)
+    sim.count(key, "requests_total")
     fault = fault_for(request)
     if fault in ("429", "500"):
         return fault_response(sim, key, fault)
@@ -194,7 +195,6 @@ class ChatRun(Response):
 
     async def __call__(self, scope, receive, send) -> None:
         sim = self.sim
-        sim.count(self.key, "requests_total")
         sim.count(self.key, "in_flight")
         self.counted = True
         sim.stats["peak_in_flight"] = max(sim.stats["peak_in_flight"], sim.stats["in_flight"])

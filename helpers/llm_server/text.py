@@ -127,7 +127,7 @@ def _target_tokens(prompt: str) -> int | None:
     if m:
         return int(m.group(1))
     if any(w in p for w in ("in detail", "long", "essay", "thorough")):
-        return 400
+        return 220
     return None
 
 
@@ -149,8 +149,9 @@ def answer(messages: list[dict], seed: int = 0, temperature: float = 0.0) -> str
     if target is None:
         return text
     toks = tokenize(text)
-    while len(toks) < target:  # pad a long request with more on-topic sentences
-        toks += tokenize(" " + rng.choice(GENERIC_SENTENCES))
+    extra = rng.sample(GENERIC_SENTENCES, k=len(GENERIC_SENTENCES))
+    while len(toks) < target:  # pad a long request with more sentences, none twice in a row
+        toks += tokenize(" " + extra[len(toks) % len(extra)])
     cut = "".join(toks[:target]).strip()
     return cut if cut.endswith((".", "!", "?")) else cut + "."
 
