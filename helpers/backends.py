@@ -154,7 +154,7 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
     from langchain_openai import ChatOpenAI
 
     if server is not None:
-        b = Backend("sim", server.base_url, kwargs.pop("model", "sim"), SIM_KEY)
+        b = Backend("sim", server.base_url, kwargs.pop("model", "sim"), kwargs.pop("api_key", SIM_KEY))
     else:
         b = resolve_backend(backend)
     if check and b.name in ("openai", "compatible"):
@@ -163,6 +163,7 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
     retries = int(max_retries if max_retries is not None else os.environ.get("LLM_MAX_RETRIES", 2))
     if timeout <= 0 or retries < 0:
         raise ValueError("timeout must be > 0 seconds and max_retries a whole number >= 0")
+    kwargs.pop("api_key", None) if b.name != "sim" else None
     settings = {"model": b.model, "temperature": 0, "stream_usage": True,
                 "include_response_headers": b.name == "sim", **kwargs}
     if b.name == "local":

@@ -47,25 +47,30 @@ def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
 
 def gantt(batch: BatchResult, title: str | None = None, predicted=None):
     """One bar per request, from start to end; failed requests hatched (lesson 03)."""
-    fig, ax = _new(figsize=(8, 0.5 + 0.22 * len(batch.requests)))
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    n = len(batch.requests)
+    fig, ax = _new(figsize=(8, min(7.0, 1.6 + 0.18 * n)))
     for r in batch.requests:
         ax.barh(r.index, r.latency_s, left=r.start_s, height=0.7,
                 color=MODE_COLORS["batch"] if r.ok else "white",
                 edgecolor=MODE_COLORS["batch"], hatch=None if r.ok else "xx")
+    handles = [Patch(color=MODE_COLORS["batch"], label=MEASURED)]
+    if batch.n_errors:
+        handles.append(Patch(facecolor="white", edgecolor=MODE_COLORS["batch"], hatch="xx", label="failed"))
     if predicted:
         for p in predicted:
             ax.plot([p.sent_s, p.end_s], [p.index, p.index], color="black", ls="--", lw=1)
-        ax.plot([], [], color="black", ls="--", lw=1, label=PREDICTED)
-    ax.barh([], [], color=MODE_COLORS["batch"], label=MEASURED)
-    if batch.n_errors:
-        ax.barh([], [], color="white", edgecolor=MODE_COLORS["batch"], hatch="xx", label="failed")
-    ax.axvline(batch.first_result_s, color="black", lw=1.5, ls=":",
-               label=f"first answer usable at {batch.first_result_s:.2f} s")
+        handles.append(Line2D([], [], color="black", ls="--", lw=1, label=PREDICTED))
+    ax.axvline(batch.first_result_s, color="black", lw=1.5, ls=":")
+    handles.append(Line2D([], [], color="black", ls=":", lw=1.5,
+                          label=f"first answer usable at {batch.first_result_s:.2f} s"))
     ax.invert_yaxis()
     ax.set(xlabel="time since batch started (s)", ylabel="request #",
-           title=title or f"{len(batch.requests)} requests, max_concurrency={batch.max_concurrency}: "
+           title=title or f"{n} requests, max_concurrency={batch.max_concurrency}: "
                           f"{batch.makespan_s:.2f} s in all")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     return fig, ax
 
 

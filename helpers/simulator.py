@@ -47,6 +47,11 @@ class SimServer:
         """The latency profile the server runs (for predictions, lessons 02-04)."""
         return httpx.get(self.base_url + "/sim/config", timeout=5).json()
 
+    def latency_profile(self) -> latency.Profile:
+        """The server's latency profile with its overrides (slots, limits) and time
+        scale applied: pass it to `predict_batch` (lessons 02-04)."""
+        return latency.Profile(**self.config()["profile"])
+
 
 _running: dict[tuple, tuple[subprocess.Popen, SimServer]] = {}
 _lock = threading.Lock()

@@ -1,0 +1,255 @@
+"""The batch lab and the concurrency sweep (lesson 03).
+
+Everything here is a thin layer over `helpers.timing.measure_batch`, which runs
+`model.batch(prompts, config={"max_concurrency": n})` and times every request:
+
+- `make_prompts(n)`, `uneven_prompts()`: prompts to send.
+- `run_batch(llm, n_prompts, max_concurrency)`: the plain function behind the lab.
+- `BatchLab(llm)`: sliders, a Run button, a progress bar, the numbers and a timeline.
+- `sweep(...)`, `predict_sweep(...)`, `ratios(...)`: throughput and p95 latency against
+  max_concurrency, measured and predicted by the latency model.
+- `compare_first_result(...)`, `first_result_chart(...)`: `batch` vs `batch_as_completed`.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import plots
+from .llm_server.latency import Job, Profile, jitter_factor, makespan_s, predict_batch
+from .timing import BatchResult, measure_batch
+
+PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider
+CONCURRENCY_RANGE = (1, 32)   # the lab's "max_concurrency" slider
+TOPICS = ["batching", "streaming", "latency", "throughput", "rate limits", "retries",
+          "tokens", "RAG", "embeddings", "timeouts", "caching", "concurrency"]
+
+
+def _whole(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+    return int(value)
+
+
+def make_prompts(n: int, mixed: bool = True) -> list[str]:
+    """`n` different prompts (lesson 03). mixed=True alternates one-sentence questions
+    (about 30 tokens of answer) with plain ones (60-100 tokens); mixed=False: all short."""
+    n = _whole("n", n, 1, 10_000)
+    out = []
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        short = not mixed or i % 2 == 0
+        out.append(f"In one sentence: what is {topic}? (question {i + 1})" if short
+                   else f"Explain {topic} to a new colleague. (question {i + 1})")
+    return out
+
+
+def uneven_prompts(n_short: int = 7) -> list[str]:
+    """One long prompt first, then `n_short` one-sentence prompts (lesson 03): the long
+    answer is the slowest request, so `batch()` makes every answer wait for it."""
+    n_short = _whole("n_short", n_short, 1, 1000)
+    return ["Explain streaming in detail."] + make_prompts(n_short, mixed=False)
+
+
+def run_batch(llm, n_prompts: int, max_concurrency: int,
+              on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Send `n_prompts` prompts with `llm.batch(..., max_concurrency=...)` and time each
+    request (lesson 03). This is what the lab's Run button does. on_progress(done, index)
+    is called from the worker threads as each request ends (e.g. to move a progress bar)."""
+    n = _whole("n_prompts", n_prompts, *PROMPT_RANGE)
+    c = _whole("max_concurrency", max_concurrency, *CONCURRENCY_RANGE)
+    return measure_batch(llm, make_prompts(n), max_concurrency=c, on_progress=on_progress)
+
+
+def summary(result: BatchResult) -> str:
+    """One line of numbers for a batch (lesson 03): makespan, throughput, latency, errors."""
+    return (f"{len(result.requests)} requests at max_concurrency={result.max_concurrency}: "
+            f"makespan {result.makespan_s:.2f} s · {result.throughput_rps:.1f} requests/s · "
+            f"{result.tokens_per_s:.0f} tokens/s · latency p50 {result.p50_latency_s:.2f} s, "
+            f"p95 {result.p95_latency_s:.2f} s · errors {result.n_errors}")
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (lesson 03); the figure is closed, so Jupyter won't show it twice."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def timeline(result: BatchResult, title: str | None = None, predicted=None):
+    """`plots.gantt` (one bar per request, legend beside the bars) with the time
+    axis starting at 0 (lesson 03). Returns (fig, ax)."""
+    fig, ax = plots.gantt(result, title=title, predicted=predicted)
+    ax.set_xlim(left=0)
+    return fig, ax
+
+
+class BatchLab:
+    """The batch lab (lesson 03): pick how many prompts and max_concurrency, click Run,
+    watch the progress bar, then read the numbers and the timeline of every request.
+
+    A thin skin over `run_batch`; the run happens in a worker thread so the page stays live,
+    and the Run button is disabled until it ends. `server=` (a `start_simulator()` result)
+    adds the server's own count of requests in flight at peak. `.result` holds the last
+    BatchResult; `.wait()` blocks until a run ends.
+    """
+
+    def __init__(self, llm, server=None, n_prompts: int = 16, max_concurrency: int = 4):
+        import ipywidgets as w
+
+        n = _whole("n_prompts", n_prompts, *PROMPT_RANGE)
+        c = _whole("max_concurrency", max_concurrency, *CONCURRENCY_RANGE)
+        self.llm, self.server, self.result, self.thread = llm, server, None, None
+        wide = {"description_width": "initial"}
+        lo_n, hi_n = PROMPT_RANGE
+        lo_c, hi_c = CONCURRENCY_RANGE
+        self.n_prompts = w.IntSlider(value=n, min=lo_n, max=hi_n, description="prompts", style=wide)
+        self.max_concurrency = w.IntSlider(value=c, min=lo_c, max=hi_c, description="max_concurrency",
+                                          style=wide)
+        self.button = w.Button(description="Run batch", button_style="primary", icon="play")
+        self.progress = w.IntProgress(value=0, min=0, max=n, description=f"done 0/{n}", style=wide)
+        self.numbers = w.HTML("Click <b>Run batch</b>.")
+        self.timeline = w.Output()
+        self.button.on_click(self.timeline.capture()(self._on_click))
+        self.layout = w.VBox([w.HBox([self.n_prompts, self.max_concurrency, self.button]),
+                              self.progress, self.numbers, self.timeline])
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.layout._repr_mimebundle_(**kwargs)
+
+    def _on_click(self, _button=None) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        n, c = self.n_prompts.value, self.max_concurrency.value
+        self.button.disabled = True
+        self.progress.max, self.progress.value, self.progress.bar_style = n, 0, ""
+        self.progress.description = f"done 0/{n}"
+        self.numbers.value = f"Running {n} prompts at max_concurrency={c} …"
+        self.thread = threading.Thread(target=self._work, args=(n, c), daemon=True)
+        self.thread.start()
+
+    def _on_progress(self, done: int, _index: int) -> None:
+        self.progress.value = max(self.progress.value, done)
+        self.progress.description = f"done {self.progress.value}/{self.progress.max}"
+
+    def _work(self, n: int, c: int) -> None:
+        try:
+            if self.server is not None:
+                self.server.reset_stats()
+            result = run_batch(self.llm, n, c, on_progress=self._on_progress)
+            peak = f" · server peak in flight {self.server.stats()['peak_in_flight']}" if self.server else ""
+            self.progress.value, self.progress.bar_style = n, "success"
+            self.progress.description = f"done {n}/{n}"
+            self.numbers.value = summary(result) + peak
+            self.result = result
+            self._draw(result)
+        except Exception as exc:  # noqa: BLE001 -- show it in the lab, keep the lab usable
+            self.progress.bar_style = "danger"
+            self.numbers.value = f"The run failed: {type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            self.button.disabled = False
+
+    def _draw(self, result: BatchResult) -> None:
+        from IPython.display import Image
+
+        fig, _ = timeline(result)
+        self.timeline.outputs = ()
+        self.timeline.append_display_data(Image(figure_png(fig)))
+
+    def wait(self, timeout_s: float = 120) -> BatchResult | None:
+        """Block until the current run ends (for scripts and tests); returns `.result`."""
+        if self.thread is not None:
+            self.thread.join(timeout_s)
+        return self.result
+
+
+# ---- the sweep: throughput and p95 latency against max_concurrency ---------------------------
+
+def sweep(llm, prompts: list[str], concurrencies=(1, 2, 4, 8, 16, 32)) -> dict[int, BatchResult]:
+    """Run the same prompts once per max_concurrency value (lesson 03): {c: BatchResult}."""
+    if not concurrencies:
+        raise ValueError("concurrencies must list at least one max_concurrency, e.g. (1, 2, 4)")
+    return {c: measure_batch(llm, prompts, max_concurrency=_whole("max_concurrency", c, 1, 10_000))
+            for c in concurrencies}
+
+
+def server_profile(server) -> Profile:
+    """The exact latency profile a running simulator uses, including overrides such as
+    slots=4 and its time scale (lesson 03)."""
+    return Profile(**server.config()["profile"])
+
+
+def jobs_for(result: BatchResult, prompts: list[str], server) -> list[Job]:
+    """One latency-model Job per request, from the token counts measured in `result`
+    and the simulator's reproducible speed factor for each prompt (lesson 03)."""
+    if len(prompts) != len(result.requests):
+        raise ValueError(f"{len(prompts)} prompts but {len(result.requests)} requests in the result")
+    profile = server_profile(server)
+    jobs = []
+    for prompt, out, req in zip(prompts, result.outputs, result.requests):
+        usage = getattr(out, "usage_metadata", None) or {}
+        if not req.ok or "input_tokens" not in usage:
+            raise ValueError(f"request {req.index} has no token counts ({req.error}): predict from a clean run")
+        jobs.append(Job(usage["input_tokens"], usage["output_tokens"],
+                        jitter_factor(profile, server.seed, prompt)))
+    return jobs
+
+
+def predict_sweep(server, results: dict[int, BatchResult], prompts: list[str]) -> dict[int, tuple[float, float]]:
+    """The latency model's (throughput_rps, p95_latency_s) for each max_concurrency in
+    `results`, for the same requests on the same server (lesson 03)."""
+    profile = server_profile(server)
+    jobs = jobs_for(next(iter(results.values())), prompts, server)
+    out = {}
+    for c in results:
+        preds = predict_batch(profile, jobs, c)
+        out[c] = (len(jobs) / makespan_s(preds), float(np.percentile([p.latency_s for p in preds], 95)))
+    return out
+
+
+def ratios(results: dict[int, BatchResult], predicted: dict[int, tuple[float, float]]) -> str:
+    """A small table of measured / predicted throughput and p95 latency (lesson 03)."""
+    lines = ["max_concurrency  throughput meas/pred  p95 latency meas/pred"]
+    for c in sorted(results):
+        rps, p95 = predicted[c]
+        lines.append(f"{c:>15}  {results[c].throughput_rps / rps:>20.2f}  "
+                     f"{results[c].p95_latency_s / p95:>21.2f}")
+    return "\n".join(lines)
+
+
+# ---- batch vs batch_as_completed ------------------------------------------------------------
+
+def compare_first_result(llm, prompts: list[str], max_concurrency: int) -> tuple[BatchResult, BatchResult]:
+    """The same prompts through `batch` and then `batch_as_completed` (lesson 03).
+    Returns (batch_result, as_completed_result); compare their `.first_result_s`."""
+    return (measure_batch(llm, prompts, max_concurrency=max_concurrency),
+            measure_batch(llm, prompts, max_concurrency=max_concurrency, as_completed=True))
+
+
+def first_result_chart(batch: BatchResult, as_completed: BatchResult):
+    """Bars: when your code can use the first answer (filled) and when all answers are done
+    (outline), for `batch` and `batch_as_completed` (lesson 03). Returns (fig, ax)."""
+    fig, ax = plt.subplots(figsize=(8, 2.8), constrained_layout=True)
+    ax.grid(alpha=0.3, axis="x")
+    ax.spines[["top", "right"]].set_visible(False)
+    rows = [("batch", batch, plots.MODE_COLORS["batch"]),
+            ("batch_as_completed", as_completed, plots.MODE_COLORS["other"])]
+    for y, (_, r, colour) in enumerate(rows):
+        ax.barh(y, r.makespan_s, height=0.55, color="white", edgecolor=colour, lw=1.5)
+        ax.barh(y, r.first_result_s, height=0.55, color=colour)
+        ax.text(r.makespan_s, y, f"  first answer {r.first_result_s:.2f} s, all done {r.makespan_s:.2f} s",
+                va="center", ha="left")
+    ax.barh([0], [0], color="grey", label="first answer usable")
+    ax.barh([0], [0], color="white", edgecolor="grey", label="all answers done")
+    ax.set_yticks([0, 1], [row[0] for row in rows])
+    ax.set_xlim(0, 1.75 * max(batch.makespan_s, as_completed.makespan_s))
+    ax.set_ylim(1.5, -1.1)
+    ax.set(xlabel="time since the call (s)",
+           title="batch makes the first answer wait for the slowest request")
+    ax.legend(loc="upper right", fontsize="small", ncols=2)
+    return fig, ax

@@ -1,0 +1,162 @@
+"""Tests for helpers/batch_lab.py (lesson 03), against the real simulator over loopback HTTP.
+
+The plain function returns a BatchResult with the right number of requests and the server
+never sees more than max_concurrency in flight; clicking Run fills the progress bar, draws
+the timeline and re-enables the button; batch_as_completed hands over its first answer
+before batch does; bad arguments raise a ValueError that names the allowed range.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from helpers import batch_lab, chat_model, start_simulator  # noqa: E402
+from helpers.timing import BatchResult  # noqa: E402
+
+
+@pytest.fixture
+def srv(monkeypatch):
+    monkeypatch.setenv("LLM_SIM_TIME_SCALE", "0.1")
+    server = start_simulator()
+    server.reset_stats()
+    return server
+
+
+@pytest.fixture
+def llm(srv):
+    return chat_model(server=srv, timeout=20, max_retries=0)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_run_batch_sends_one_request_per_prompt_within_max_concurrency(llm, srv):
+    result = batch_lab.run_batch(llm, 12, max_concurrency=3)
+    stats = srv.stats()
+    assert isinstance(result, BatchResult)
+    assert len(result.requests) == 12 and result.n_errors == 0 and result.max_concurrency == 3
+    assert stats["requests_total"] == 12
+    assert 1 <= stats["peak_in_flight"] <= 3
+    assert all(r.completion_tokens > 0 for r in result.requests)
+    assert "12 requests at max_concurrency=3" in batch_lab.summary(result)
+
+
+def test_clicking_run_fills_the_progress_bar_draws_the_timeline_and_reenables_the_button(llm, srv):
+    lab = batch_lab.BatchLab(llm, server=srv, n_prompts=8, max_concurrency=4)
+    lab.n_prompts.value, lab.max_concurrency.value = 6, 2
+    lab.button.click()
+    assert lab.button.disabled                       # disabled while the worker runs
+    result = lab.wait(60)
+    assert not lab.thread.is_alive() and not lab.button.disabled
+    assert lab.progress.value == lab.progress.max == 6
+    assert lab.progress.description == "done 6/6" and lab.progress.bar_style == "success"
+    assert len(result.requests) == 6 and result.max_concurrency == 2
+    assert [o["output_type"] for o in lab.timeline.outputs] == ["display_data"]
+    assert "image/png" in lab.timeline.outputs[0]["data"]
+    assert "6 requests at max_concurrency=2" in lab.numbers.value
+    assert "server peak in flight 2" in lab.numbers.value
+    lab.button.click()                               # a second run replaces the timeline
+    lab.wait(60)
+    assert len(lab.timeline.outputs) == 1 and not lab.button.disabled
+
+
+def test_the_lab_shows_failed_requests_and_stays_usable(srv):
+    broken = chat_model(server=srv, timeout=20, max_retries=0, default_headers={"X-Sim-Fault": "500"})
+    lab = batch_lab.BatchLab(broken, n_prompts=4, max_concurrency=4)
+    lab.button.click()
+    lab.wait(60)
+    assert "errors 4" in lab.numbers.value and not lab.button.disabled
+
+
+def test_the_lab_displays_as_its_widget_layout(llm):
+    bundle = batch_lab.BatchLab(llm)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_as_completed_hands_over_the_first_answer_before_batch(llm):
+    batch, as_completed = batch_lab.compare_first_result(llm, batch_lab.uneven_prompts(5), 6)
+    assert batch.first_result_s == batch.makespan_s            # batch: nothing until the slowest
+    assert as_completed.first_result_s < 0.6 * batch.first_result_s
+    assert batch.n_errors == as_completed.n_errors == 0
+    fig, ax = batch_lab.first_result_chart(batch, as_completed)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["batch", "batch_as_completed"]
+
+
+def test_sweep_and_prediction_agree_roughly(monkeypatch):
+    monkeypatch.setenv("LLM_SIM_TIME_SCALE", "0.1")
+    srv2 = start_simulator(slots=2)
+    llm2 = chat_model(server=srv2, timeout=20, max_retries=0)
+    prompts = batch_lab.make_prompts(8, mixed=False)
+    results = batch_lab.sweep(llm2, prompts, (1, 2, 4))
+    assert sorted(results) == [1, 2, 4]
+    assert batch_lab.server_profile(srv2).slots == 2
+    predicted = batch_lab.predict_sweep(srv2, results, prompts)
+    assert predicted[2][0] > 1.5 * predicted[1][0]             # 2 slots: twice the throughput
+    assert predicted[4][0] == pytest.approx(predicted[2][0], rel=0.15)   # ... and no more
+    for c, (rps, p95) in predicted.items():                    # a loose band: a busy box is slower
+        assert 0.4 < results[c].throughput_rps / rps < 1.3
+    assert "max_concurrency" in batch_lab.ratios(results, predicted)
+
+
+def test_timeline_legend_sits_beside_the_bars_with_the_batch_colour(llm):
+    result = batch_lab.run_batch(llm, 4, 2)
+    fig, ax = batch_lab.timeline(result)
+    legend = ax.get_legend()
+    swatch = legend.legend_handles[[t.get_text() for t in legend.get_texts()].index("measured (this run)")]
+    assert matplotlib.colors.to_hex(swatch.get_facecolor()) == batch_lab.plots.MODE_COLORS["batch"]
+    assert ax.get_xlim()[0] == 0
+
+
+def test_prompts():
+    assert len(set(batch_lab.make_prompts(30))) == 30
+    assert all("one sentence" in p for p in batch_lab.make_prompts(5, mixed=False))
+    long, *short = batch_lab.uneven_prompts(3)
+    assert "in detail" in long and len(short) == 3
+
+
+@pytest.mark.parametrize("n, c", [(0, 2), (65, 2), (8, 0), (8, 33), (8, 2.5), (True, 2), ("8", 2), (8, None)])
+def test_bad_values_raise_a_clear_value_error(llm, n, c):
+    with pytest.raises(ValueError, match="whole number from"):
+        batch_lab.run_batch(llm, n, c)
+    with pytest.raises(ValueError, match="whole number from"):
+        batch_lab.BatchLab(llm, n_prompts=n, max_concurrency=c)
+
+
+def test_bad_sweep_and_prompt_arguments(llm, srv):
+    with pytest.raises(ValueError, match="at least one"):
+        batch_lab.sweep(llm, ["hi"], ())
+    with pytest.raises(ValueError, match="whole number"):
+        batch_lab.sweep(llm, ["hi"], (0,))
+    with pytest.raises(ValueError, match="whole number"):
+        batch_lab.make_prompts(0)
+    result = batch_lab.run_batch(llm, 4, 4)
+    with pytest.raises(ValueError, match="3 prompts but 4 requests"):
+        batch_lab.jobs_for(result, ["a", "b", "c"], srv)
+
+
+def test_sliders_cannot_leave_their_range(llm):
+    lab = batch_lab.BatchLab(llm)
+    lab.n_prompts.value, lab.max_concurrency.value = 1000, -5
+    assert (lab.n_prompts.value, lab.max_concurrency.value) == (64, 1)
+
+
+def test_every_public_name_says_which_lesson_explains_it():
+    public = [getattr(batch_lab, n) for n in dir(batch_lab) if not n.startswith("_")
+              and callable(getattr(batch_lab, n)) and getattr(getattr(batch_lab, n), "__module__", "") ==
+              batch_lab.__name__]
+    assert public
+    for obj in public:
+        assert "lesson 03" in (obj.__doc__ or ""), obj.__name__
