@@ -11,7 +11,7 @@ import sys
 
 import uvicorn
 
-from . import latency
+from . import classroom, latency
 from .app import create_app
 
 
@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--tpm", type=int, help="tokens/min per API key (0: no limit)")
     ap.add_argument("--parent-pid", type=int, help="stop when this process ends (notebook use)")
     ap.add_argument("--log-level", default="warning")
+    classroom.add_args(ap)
     return ap.parse_args(argv)
 
 
@@ -57,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.time_scale <= 0:
         print("--time-scale must be a positive number, e.g. 1 or 0.1", file=sys.stderr)
         return 2
+    problem = classroom.check_args(a)  # also sets the classroom's per-student defaults
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     app = create_app(a.profile, a.time_scale, a.seed, **overrides(a))
+    room = classroom.enable(app, a)  # None unless there is a class token
     # Let uvicorn bind the port itself: with a socket handed in, its connections
     # lacked TCP_NODELAY here, and every keep-alive request waited ~40 ms for a
     # delayed ACK (measured: 44 ms vs 0.7 ms per request).
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             await asyncio.sleep(0.01)
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         print(f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1", flush=True)
+        if room:
+            classroom.announce(room, host, port)
         if a.parent_pid:
             asyncio.ensure_future(watch_parent(a.parent_pid, server))
         await task

@@ -67,11 +67,13 @@ class Engine:
         delay = t - self.now()
         if delay <= 0:
             return
-        ev = self._changed
+        # Not asyncio.wait_for: on Python < 3.12 it swallows a cancel that arrives as the
+        # event fires, and a dropped client's request then ran on to the end in its slot.
+        waiter = asyncio.ensure_future(self._changed.wait())
         try:
-            await asyncio.wait_for(ev.wait(), timeout=None if math.isinf(delay) else delay)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait({waiter}, timeout=None if math.isinf(delay) else delay)
+        finally:
+            waiter.cancel()
 
 
 class Simulator:
@@ -99,8 +101,10 @@ class Simulator:
         self.stats[field] += n
         per = self.stats["by_key"].setdefault(key, {"requests": 0, "rejected_429": 0,
                                                      "completion_tokens": 0, "in_flight": 0})
-        if field in ("requests_total", "rejected_429", "completion_tokens", "in_flight"):
-            per["requests" if field == "requests_total" else field] += n
+        name = "requests" if field == "requests_total" else field
+        per[name] = per.get(name, 0) + n  # every counter per key too (classroom dashboard)
+        if field == "in_flight":
+            per["peak_in_flight"] = max(per.get("peak_in_flight", 0), per["in_flight"])
 
     def snapshot(self) -> dict:
         queued = sum(len(e.sched.queue) for e in self.engines.values())
@@ -109,7 +113,10 @@ class Simulator:
 
 
 def api_key(request: Request) -> str:
-    """A short, non-reversible id for the caller's key (never the key itself)."""
+    """A short, non-reversible id for the caller's key (never the key itself);
+    in classroom mode the student's name (set by classroom.ClassroomGate)."""
+    if request.scope.get("classroom.student"):
+        return request.scope["classroom.student"]
     auth = request.headers.get("authorization", "")
     key = auth[7:] if auth.lower().startswith("bearer ") else auth
     return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
@@ -204,8 +211,11 @@ class ChatRun(Response):
             await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():
                 work.cancel()
-                sim.stats["cancelled"] += 1
-            await asyncio.gather(work, return_exceptions=True)
+                if self.counted:  # not already counted as completed or rejected
+                    sim.count(self.key, "cancelled")
+            (outcome,) = await asyncio.gather(work, return_exceptions=True)
+            if isinstance(outcome, Exception):
+                raise outcome  # a bug, not a client going away: let the server log it
         finally:
             gone.cancel()
             self.eng.sched.cancel(self.rid, self.eng.now())
@@ -234,7 +244,6 @@ class ChatRun(Response):
             await self.stream(send, timing)
         else:
             await self.whole(send, timing)
-        self.sim.stats["completed"] += 1
 
     async def tokens_as_due(self):
         """Yield lists of tokens as the latency model makes them due."""
@@ -259,7 +268,7 @@ class ChatRun(Response):
         async for _ in self.tokens_as_due():
             t_first = t_first or self.eng.now()
         self.eng.sched.advance(self.eng.now())
-        self.sim.stats["prompt_tokens"] += self.job.prompt_tokens
+        self.sim.count(self.key, "prompt_tokens", self.job.prompt_tokens)
         body = {"id": self.rid, "object": "chat.completion", "created": int(time.time()),
                 "model": self.req.model, "system_fingerprint": "sim",
                 "choices": [{"index": 0, "finish_reason": self.finish, "logprobs": None,
@@ -267,6 +276,7 @@ class ChatRun(Response):
                 "usage": self.usage()}
         gen_ms = (self.eng.now() - (t_first or self.eng.now())) * 1000
         resp = JSONResponse(body, headers={**timing, "x-sim-generation-ms": f"{gen_ms:.1f}"})
+        self.sim.count(self.key, "completed")  # with leave(): idle /health means final counters
         self.leave()
         await resp({"type": "http"}, None, send)
 
@@ -292,11 +302,12 @@ class ChatRun(Response):
             if self.fault == "drop" and n_sent >= 3:
                 return  # break the stream off: the client sees a connection error
         tail = self.chunk({}, self.finish)
-        self.sim.stats["prompt_tokens"] += self.job.prompt_tokens
+        self.sim.count(self.key, "prompt_tokens", self.job.prompt_tokens)
         if self.req.include_usage:
             usage = {"id": self.rid, "object": "chat.completion.chunk", "created": int(time.time()),
                      "model": self.req.model, "choices": [], "usage": self.usage()}
             tail += b"data: " + json.dumps(usage).encode() + b"\n\n"
+        self.sim.count(self.key, "completed")  # with leave(): idle /health means final counters
         self.leave()
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
 
@@ -327,7 +338,7 @@ async def embeddings(request: Request) -> Response:
         emb = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() \
             if req.encoding_format == "base64" else vec
         data.append({"object": "embedding", "index": i, "embedding": emb})
-    sim.stats["prompt_tokens"] += n_tokens
+    sim.count(key, "prompt_tokens", n_tokens)
     return JSONResponse({"object": "list", "data": data, "model": req.model,
                          "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}})
 
@@ -351,8 +362,12 @@ async def stats(request: Request) -> Response:
 async def reset_stats(request: Request) -> Response:
     sim = request.app.state.sim
     keep = sim.stats["in_flight"]
+    per_key = {k: v.get("in_flight", 0) for k, v in sim.stats["by_key"].items() if v.get("in_flight")}
     sim.stats = new_counters()
     sim.stats["in_flight"] = sim.stats["peak_in_flight"] = keep
+    for k, n in per_key.items():  # requests still running keep being counted per key
+        sim.stats["by_key"][k] = {"requests": 0, "rejected_429": 0, "completion_tokens": 0,
+                                  "in_flight": n, "peak_in_flight": n}
     return JSONResponse(sim.snapshot())
 
 

@@ -42,10 +42,23 @@ class Profile:
     default_max_tokens: int      # cap on answer length when the request sets none
     time_scale: float = 1.0      # all delays multiplied by this (tests use < 1)
 
+    def __post_init__(self) -> None:
+        """Refuse settings that would make a server hang or refuse everything."""
+        whole = lambda v: isinstance(v, int) and not isinstance(v, bool)
+        if not (whole(self.slots) and self.slots >= 1):
+            raise ValueError(f"slots must be a whole number >= 1 (e.g. 4), got {self.slots!r}")
+        if not (whole(self.queue_limit) and self.queue_limit >= 0):
+            raise ValueError(f"queue_limit must be a whole number >= 0 (e.g. 8), got {self.queue_limit!r}")
+        for name in ("rpm_limit", "tpm_limit"):
+            v = getattr(self, name)
+            if v is not None and not (whole(v) and v >= 1):
+                raise ValueError(f"{name} must be a whole number >= 1, or None/0 for no limit, got {v!r}")
+
     def scaled(self, time_scale: float) -> "Profile":
         """The same profile with every delay multiplied by `time_scale`."""
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be a positive number, got {time_scale!r}")
+        if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or \
+                not (0 < time_scale < math.inf):
+            raise ValueError(f"time_scale must be a positive number (e.g. 1 or 0.1), got {time_scale!r}")
         return replace(
             self,
             overhead_s=self.overhead_s * time_scale,
@@ -270,8 +283,15 @@ def predict_batch(profile: Profile, jobs: list[Job], max_concurrency: int) -> li
     with at most `max_concurrency` in flight (like LangChain's `.batch`), to a
     server described by `profile` (slots, queue, continuous batching).
     """
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+    if not isinstance(profile, Profile):
+        raise ValueError(f"profile must be a Profile, e.g. get_profile('hosted-small', 0.1), got {profile!r:.40}")
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
         raise ValueError(f"max_concurrency must be a whole number >= 1, got {max_concurrency!r}")
+    if not isinstance(jobs, (list, tuple)) or not jobs:
+        raise ValueError("jobs must be a non-empty list of Job(prompt_tokens, completion_tokens)")
+    for j in jobs:
+        if not (isinstance(j, Job) and j.prompt_tokens >= 0 and j.completion_tokens >= 0 and j.speed > 0):
+            raise ValueError(f"each job must be a Job(prompt_tokens>=0, completion_tokens>=0, speed>0), got {j!r:.60}")
     sched = SlotScheduler(profile)
     sent: dict[int, float] = {}
     pending = list(range(len(jobs)))

@@ -24,9 +24,9 @@ async def read_json_body(request: Request, limit: int) -> dict:
     """The body as a JSON object; 413 if larger than `limit` bytes, 400 if not JSON."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # not "²", not "-1"
             raise BadRequest("Content-Length must be a whole number")
-        if int(declared) > limit:
+        if len(declared) > 15 or int(declared) > limit:  # int() of 5000 digits raises
             raise BadRequest(f"Request body too large: at most {limit} bytes", status=413,
                              code="request_too_large")
     chunks, size = [], 0
@@ -39,13 +39,26 @@ async def read_json_body(request: Request, limit: int) -> dict:
             chunks.append(part)
     except ClientDisconnect:
         raise BadRequest("client disconnected while sending the body")
+    raw = b"".join(chunks)
     try:
-        body = json.loads(b"".join(chunks))
+        body = json.loads(raw)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not valid JSON.")
+    if (b"\\u" in raw or b"\xed" in raw) and _has_lone_surrogate(body):
+        raise BadRequest("The body contains a lone UTF-16 surrogate (e.g. \\ud800): send valid Unicode text.")
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     return body
+
+
+def _has_lone_surrogate(body: object) -> bool:
+    """True if a string in the parsed body holds a lone surrogate (it could not be
+    encoded as UTF-8 later, e.g. in an error message or a hash)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def _int(body: dict, name: str, lo: int, hi: int) -> int | None:
@@ -86,11 +99,13 @@ def parse_chat(body: dict, models: dict) -> ChatRequest:
     if not isinstance(msgs, list) or not msgs:
         raise BadRequest("'messages' must be a non-empty list", "messages")
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or m["role"] not in ROLES:
             raise BadRequest(f"messages[{i}] must be an object with a 'role' of {sorted(ROLES)}", f"messages[{i}]")
         c = m.get("content")
-        if not (c is None or isinstance(c, str) or isinstance(c, list)):
-            raise BadRequest(f"messages[{i}].content must be a string or a list of parts", f"messages[{i}].content")
+        if not (c is None or isinstance(c, str) or isinstance(c, list)) or isinstance(c, list) and not all(
+                isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in c):
+            raise BadRequest(f"messages[{i}].content must be a string or a list of parts "
+                             "like {\"type\": \"text\", \"text\": \"...\"}", f"messages[{i}].content")
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise BadRequest("'stream' must be true or false", "stream")
