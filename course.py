@@ -41,8 +41,8 @@ def run(cmd: list[str], **kw) -> None:
 
 def setup() -> Path:
     """Create .venv and install the pinned requirements (skipped when unchanged)."""
-    if sys.version_info < (3, 10):
-        sys.exit(f"This course needs Python 3.10 or newer; you have {sys.version.split()[0]}.")
+    if sys.version_info < (3, 11):
+        sys.exit(f"This course needs Python 3.11 or newer; you have {sys.version.split()[0]}.")
     if not venv_python().exists():
         print(f"Creating a virtual environment in {VENV} ...", flush=True)
         venv.create(VENV, with_pip=True)
