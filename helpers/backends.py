@@ -86,6 +86,8 @@ def resolve_backend(name: str | None = None) -> Backend:
     `name` overrides LLM_BACKEND for this one call, e.g. resolve_backend("local").
     """
     load_env()
+    if name is not None and not isinstance(name, str):
+        raise BackendError(f"backend must be a name, one of {', '.join(BACKENDS)}; got {name!r:.40}")
     name = (name or os.environ.get("LLM_BACKEND", "sim")).strip().lower() or "sim"
     if name == "sim":
         from .simulator import start_simulator
@@ -159,15 +161,24 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
         b = resolve_backend(backend)
     if check and b.name in ("openai", "compatible"):
         check_reachable(b)
-    timeout = float(timeout if timeout is not None else os.environ.get("LLM_TIMEOUT", 60))
-    retries = int(max_retries if max_retries is not None else os.environ.get("LLM_MAX_RETRIES", 2))
-    if timeout <= 0 or retries < 0:
-        raise ValueError("timeout must be > 0 seconds and max_retries a whole number >= 0")
-    kwargs.pop("api_key", None) if b.name != "sim" else None
+    try:
+        timeout = float(timeout if timeout is not None else os.environ.get("LLM_TIMEOUT", 60))
+        retries = max_retries if max_retries is not None else int(os.environ.get("LLM_MAX_RETRIES", 2))
+    except (TypeError, ValueError):
+        timeout, retries = -1.0, -1
+    if not 0 < timeout < float("inf") or isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError("timeout must be a number of seconds > 0 (e.g. 30) and max_retries a whole "
+                         "number >= 0 (e.g. 2); also check LLM_TIMEOUT / LLM_MAX_RETRIES")
+    key = kwargs.pop("api_key", None)  # server= took it above; on sim it names the caller (per-key limits)
+    if key and b.name == "sim":
+        b = Backend(b.name, b.base_url, b.model, key)
     settings = {"model": b.model, "temperature": 0, "stream_usage": True,
                 "include_response_headers": b.name == "sim", **kwargs}
     if b.name == "local":
+        # A 135M model on a CPU: keep answers short, and close each connection
+        # (llama.cpp closes it after a stream although it advertises keep-alive).
         settings.setdefault("max_tokens", 128)
+        settings["default_headers"] = {"Connection": "close", **(settings.get("default_headers") or {})}
     return ChatOpenAI(base_url=b.base_url, api_key=b.api_key, max_retries=retries,
                       timeout=openai.Timeout(timeout, connect=min(5.0, timeout)), **settings)
 

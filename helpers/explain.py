@@ -6,6 +6,8 @@ shows the full one). Secrets are masked in every message.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 
@@ -51,11 +53,18 @@ def explain(exc: BaseException) -> str:
 
 def _connection_advice() -> str:
     if os.environ.get("LLM_BACKEND", "sim") in ("sim", ""):
-        from .simulator import _running, start_simulator
-        if _running:  # restart what was running, on the same port, so the cell can simply be re-run
-            for key in list(_running):
-                profile, scale, seed, extra = key
-                start_simulator(profile, scale, seed, **dict(extra))
+        from .simulator import _alive, _running, start_simulator
+        dead = [k for k, (proc, srv) in list(_running.items()) if not _alive(proc, srv.base_url)]
+        if _running and not dead:  # e.g. X-Sim-Fault: drop; the server itself is fine
+            return "The connection to the simulator broke off mid-answer: run the cell again."
+        if dead:  # restart what was running, on the same port, so the cell can simply be re-run
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # this line says it: one line, not two
+                    for key in dead:
+                        profile, scale, seed, extra = key
+                        start_simulator(profile, scale, seed, **dict(extra))
+            except CourseError as e:  # never raise from inside the error handler
+                return str(e)
             return "The simulator had stopped; it is running again on the same port: run the cell again."
         return "Could not reach the simulator: run the setup cell (chat_model()) again."
     return ("Could not reach the server: is it running, and is LLM_BASE_URL right? "

@@ -66,7 +66,7 @@ def _settings(profile, time_scale, seed) -> tuple[str, float, int]:
         seed = int(seed if seed is not None else os.environ.get("LLM_SIM_SEED", 0))
     except ValueError:
         raise ValueError("time_scale must be a positive number (e.g. 1 or 0.1) and seed a whole number") from None
-    if not time_scale > 0:
+    if not 0 < time_scale < float("inf"):
         raise ValueError(f"time_scale must be a positive number (e.g. 1 or 0.1), got {time_scale}")
     return profile, time_scale, seed
 
@@ -113,10 +113,15 @@ def _spawn(profile, time_scale, seed, port, extra) -> tuple[subprocess.Popen, Si
                             text=True)
     line = _read_line(proc, timeout_s=20)
     if not line.startswith("http"):
+        try:  # stdout closed: let it exit, so that its error message is there to read
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
         err = (proc.stderr.read() if proc.poll() is not None else "").strip().splitlines()
         proc.kill()
-        raise BackendError(f"The simulator did not start ({err[-1] if err else 'no output'}): "
-                           "run `python -m helpers.llm_server` in a terminal to see why.")
+        raise BackendError(f"The simulator did not start ({err[-1] if err else 'no output'}): check the "
+                           "options (e.g. slots=4, rpm=60, queue_limit=8) or run "
+                           "`python -m helpers.llm_server` in a terminal to see why.")
     threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
     atexit.register(_stop, proc)
     return proc, SimServer(line, profile, time_scale, seed, proc.pid)

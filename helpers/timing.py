@@ -143,14 +143,22 @@ def _usage(msg: Any, key: str) -> int | None:
 
 def _check_prompt(prompt: Any) -> None:
     """A prompt is a non-empty string (or, for a chain, a non-empty dict or list of messages)."""
+    if hasattr(prompt, "invoke"):
+        raise ValueError("the model comes first, then the prompt: e.g. measure_invoke(llm, \"Explain streaming\")")
     ok = prompt.strip() if isinstance(prompt, str) else isinstance(prompt, (dict, list)) and prompt
     if not ok:
         raise ValueError(f"prompt must be a non-empty string, got {prompt!r:.40}")
 
 
+def _check_model(model: Any, method: str = "invoke") -> None:
+    if not hasattr(model, method):
+        raise ValueError(f"model must be a chat model (e.g. llm = chat_model()) or a chain, got {model!r:.40}")
+
+
 def measure_invoke(model, prompt: str) -> InvokeResult:
     """Time one `model.invoke(prompt)` from call to answer (lesson 01)."""
     _check_prompt(prompt)
+    _check_model(model)
     t0 = time.perf_counter()
     msg = model.invoke(prompt)
     total = time.perf_counter() - t0
@@ -170,6 +178,7 @@ def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | N
     early (the connection is closed, so the server stops generating).
     """
     _check_prompt(prompt)
+    _check_model(model)
     times, texts, full, ttft, stopped = [], [], None, None, False
     t0 = time.perf_counter()
     stream = model.stream(prompt)
@@ -266,6 +275,7 @@ def measure_batch(model, prompts: Iterable[str], max_concurrency: int | None,
     as_completed=True uses `batch_as_completed`, which hands you each answer as
     it finishes. on_progress(done, index) is called as each request ends.
     """
+    _check_model(model, "batch")
     prompts = _check_batch_args(prompts, max_concurrency)
     t0 = time.perf_counter()
     tl = _Timeline(t0, on_progress)
@@ -288,6 +298,7 @@ async def ameasure_batch(model, prompts: Iterable[str], max_concurrency: int | N
 
     In a notebook write `await ameasure_batch(...)`; never `asyncio.run`.
     """
+    _check_model(model, "abatch")
     prompts = _check_batch_args(prompts, max_concurrency)
     t0 = time.perf_counter()
     tl = _Timeline(t0, on_progress)

@@ -329,9 +329,16 @@ async def embeddings(request: Request) -> Response:
     prof = sim.engine(req.model).sched.profile
     n_tokens = sum(text.count_tokens(t) for t in req.inputs)
     limited = sim.limiter.check(key, sim.engine(req.model).now(), n_tokens)
+    sim.count(key, "requests_total")
     if limited:
         return rate_limited(sim, key, f"Rate limit reached for {limited[0]} per minute", limited[1])
-    await asyncio.sleep(latency.prefill_s(prof, n_tokens))
+    sim.count(key, "in_flight")
+    sim.stats["peak_in_flight"] = max(sim.stats["peak_in_flight"], sim.stats["in_flight"])
+    try:  # embeddings take no slot: the fixed overhead plus reading the texts
+        await asyncio.sleep(latency.prefill_s(prof, n_tokens))
+    finally:
+        sim.count(key, "in_flight", -1)
+    sim.count(key, "completed")
     data = []
     for i, t in enumerate(req.inputs):
         vec = text.embed(t, req.dimensions)

@@ -126,7 +126,7 @@ def _target_tokens(prompt: str) -> int | None:
     m = re.search(r"(\d{1,4})\s*(words|tokens)", p)
     if m:
         return int(m.group(1))
-    if any(w in p for w in ("in detail", "long", "essay", "thorough")):
+    if any(w in p for w in ("in detail", "long answer", "essay", "thorough")):
         return 220
     return None
 
