@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 
 import openai
 
@@ -72,9 +71,13 @@ def _connection_advice() -> str:
 
 
 def show_error(shell, etype, evalue, tb, tb_offset=None):
-    """IPython custom exception handler: print the one-line explanation."""
-    print(f"✘ {explain(evalue)}  (full traceback: %tb)", file=sys.stderr)
-    return None
+    """IPython custom exception handler: the cell fails with a one-line explanation.
+
+    Returning it as the (one-line) traceback keeps it a real error output, so the
+    cell still counts as failed (Run All stops, nbval reports it)."""
+    stb = [f"\x1b[31m✘ {type(evalue).__name__}: {explain(evalue)}\x1b[0m  (full traceback: %tb)"]
+    shell._showtraceback(etype, evalue, stb)  # ipykernel sends it as the cell's error output
+    return stb
 
 
 def install() -> None:

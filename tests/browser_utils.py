@@ -59,9 +59,11 @@ class LabServer:
         env = dict(os.environ, **LESSON_ENV)
         env.pop("MPLBACKEND", None)       # the kernel must draw inline, as for a learner
         for name, sub in [("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                          ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_CONFIG_DIR", "config")]:
+                          ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_CONFIG_DIR", "config"),
+                          ("", "checkpoints")]:
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-            env[name] = str(self.workdir / sub)
+            if name:
+                env[name] = str(self.workdir / sub)
         for plugin, values in LAB_SETTINGS.items():
             package, name = plugin.rsplit("/", 1)
             path = self.workdir / "settings" / package / f"{name}.jupyterlab-settings"
@@ -78,6 +80,8 @@ class LabServer:
                    f"--IdentityProvider.token={self.token}", "--ServerApp.open_browser=False",
                    f"--ServerApp.root_dir={self.root}", "--ServerApp.allow_root=True",
                    "--ServerApp.terminals_enabled=False",
+                   # opening a notebook makes a checkpoint: keep it out of the repository
+                   f"--FileCheckpoints.checkpoint_dir={self.workdir / 'checkpoints'}",
                    "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                    "--LabApp.expose_app_in_browser=True"]   # window.jupyterapp, to read the notebook model
             log = open(self.log_path, "ab")

@@ -176,6 +176,8 @@ def run_the_batch_lab(lp: LessonPage):
 
 
 INTERACTIONS = {"02": run_the_race, "03": run_the_batch_lab}
+# The widget each lesson's screenshot shows, when the lesson has no click of its own (else the quiz).
+SCREENSHOT_OF = {"04": r"mapping_widget\(", "05": r"CostWidget\("}
 
 
 # ---- the test -----------------------------------------------------------------------------------
@@ -197,6 +199,10 @@ def test_lesson_runs_in_the_browser(lab, browser, nb_file):
         interaction = INTERACTIONS.get(lesson[:2])
         if interaction:
             focus = interaction(lp)
+        shown = [c.index for c in report.cells if c.widgetViews
+                 and re.search(SCREENSHOT_OF.get(lesson[:2], "^$"), c.source)]
+        if shown:
+            focus = lp.cell(shown[0])
         after = lp.report()   # the clicks must not have left an error anywhere
         problems = after.errors() + after.widget_problems()
         assert not problems, f"{lesson} after the clicks:\n  " + "\n  ".join(problems)
