@@ -373,7 +373,7 @@ class MappingWidget(w.VBox):
         self.feedback, self._hints_shown = w.HTML(), 0
         self.check_button.on_click(self._on_check)
         self.hint_button.on_click(self._on_hint)
-        rows = [w.HBox([w.Label(k, layout=w.Layout(width="300px")), self.dropdowns[k], self.notes[k]])
+        rows = [w.HBox([w.Label(k, layout=w.Layout(width="360px")), self.dropdowns[k], self.notes[k]])
                 for k in keys]
         super().__init__(rows + [w.HBox([self.check_button, self.hint_button]), self.feedback])
 

@@ -243,9 +243,12 @@ class CostWidget:
         self.prices, self.result = prices, None
         style = {"description_width": "120px"}
         lay = widgets.Layout(width="420px")
-        self.traffic = widgets.FloatLogSlider(value=requests_per_day, base=10, min=1, max=6, step=0.05,
-                                              description="requests/day", readout_format=",.0f",
-                                              style=style, layout=lay)
+        # Round steps (1, 2, 5 x 10^k): a log slider would snap 2000 to 1995 in the browser.
+        steps = sorted({m * 10 ** k for k in range(0, 7) for m in (1, 2, 5) if m * 10 ** k <= 1_000_000}
+                       | {int(requests_per_day)})
+        self.traffic = widgets.SelectionSlider(options=[(f"{v:,}", v) for v in steps],
+                                               value=int(requests_per_day), description="requests/day",
+                                               style=style, layout=lay)
         self.prompt = widgets.IntSlider(value=prompt_tokens, min=50, max=8000, step=50,
                                         description="prompt tokens", style=style, layout=lay)
         self.output = widgets.IntSlider(value=output_tokens, min=10, max=2000, step=10,
@@ -253,7 +256,8 @@ class CostWidget:
         self.cache = widgets.FloatSlider(value=cache_hit_rate, min=0, max=0.95, step=0.05,
                                          description="cache hit rate", readout_format=".0%", style=style, layout=lay)
         self.model = widgets.Dropdown(options=prices.models, value=prices.default_model, description="model")
-        self.batch = widgets.Checkbox(value=False, description="Batch API (results within hours)")
+        self.batch = widgets.Checkbox(value=False, description="Batch API (results within hours)",
+                                      indent=False, layout=widgets.Layout(width="auto"))
         self.summary, self.plot, self.log = widgets.HTML(), widgets.Output(), widgets.Output()
         for control in (self.traffic, self.prompt, self.output, self.cache, self.model, self.batch):
             control.observe(self.log.capture()(self.update), names="value")

@@ -212,7 +212,8 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^-{40,}$|\(full tra
 WIDGET_REPR = re.compile(r"\b(?:VBox|HBox|Box|GridBox|Button|IntSlider|FloatSlider|IntProgress|FloatProgress|"
                          r"HTML|Label|Output|RadioButtons|Dropdown|Textarea|Text|Tab|Accordion)"
                          r"\((?:children|value|description|layout|outputs|options|style|msg_id)="
-                         r"|<(?:helpers|ipywidgets)[\w.]* object at 0x|Loading widget|Error displaying widget")
+                         r"|\b(?:VBox|HBox|Box)\(\)|<(?:helpers|ipywidgets)[\w.]* object at 0x"
+                         r"|Loading widget|Error displaying widget")
 # Cells whose code makes a widget: they must show one.
 MAKES_WIDGET = re.compile(r"\.show\(|StreamRace\(|StoppableStream\(|BatchLab\(|mapping_widget\(|"
                           r"\w*Widget\(|\bwidgets\.[A-Z]\w*\(|tqdm\(")

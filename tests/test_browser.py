@@ -6,6 +6,7 @@ Run -> Run All Cells, wait until every code cell has an execution count, then ch
 no cell shows an error, that every widget is drawn as a widget (not "Loading widget..."
 or a text repr), and click: a quiz's Check (every lesson), the stream race (02) and the
 batch lab's Run (03). One screenshot per lesson goes to artifacts/browser/NN_name.png.
+Failures name the lesson and "cell N" (0-based, as nbformat and JupyterLab count cells).
 
 Needs /usr/bin/chromium (Debian package `chromium`); skipped without it.
 """
