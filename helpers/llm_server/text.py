@@ -150,8 +150,10 @@ def answer(messages: list[dict], seed: int = 0, temperature: float = 0.0) -> str
         return text
     toks = tokenize(text)
     extra = rng.sample(GENERIC_SENTENCES, k=len(GENERIC_SENTENCES))
-    while len(toks) < target:  # pad a long request with more sentences, none twice in a row
-        toks += tokenize(" " + extra[len(toks) % len(extra)])
+    i = 0
+    while len(toks) < target:  # pad a long request with more sentences, each in turn
+        toks += tokenize(" " + extra[i % len(extra)])
+        i += 1
     cut = "".join(toks[:target]).strip()
     return cut if cut.endswith((".", "!", "?")) else cut + "."
 
