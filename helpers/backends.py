@@ -98,11 +98,13 @@ def resolve_backend(name: str | None = None) -> Backend:
         srv = start_local_server()
         return Backend("local", srv.base_url, srv.model, "not-needed")
     if name == "openai":
-        key = os.environ.get("OPENAI_API_KEY") or os.environ.get("LLM_API_KEY")
+        key = os.environ.get("OPENAI_API_KEY")  # never LLM_API_KEY: that one is for other servers
         if not key:
             raise BackendError("LLM_BACKEND=openai needs OPENAI_API_KEY: add it to .env, call "
                                "ask_for_openai_key(), or use LLM_BACKEND=sim to run offline.")
-        return Backend("openai", os.environ.get("LLM_BASE_URL", OPENAI_URL),
+        # Only OpenAI's own URL (or OPENAI_BASE_URL), never LLM_BASE_URL: a key must not
+        # follow a leftover compatible-server URL to another host.
+        return Backend("openai", os.environ.get("OPENAI_BASE_URL", OPENAI_URL).rstrip("/"),
                        os.environ.get("LLM_MODEL", DEFAULT_OPENAI_MODEL), key)
     if name == "compatible":
         url, model = os.environ.get("LLM_BASE_URL"), os.environ.get("LLM_MODEL")

@@ -44,13 +44,13 @@ class CheckResult:
 
 
 def check_python(version: tuple | None = None) -> CheckResult:
-    """Python must be 3.10 or newer (lesson 00). `version` defaults to this Python's."""
+    """Python must be 3.11 or newer (lesson 00). `version` defaults to this Python's."""
     version = tuple(version or sys.version_info[:3])
     shown = ".".join(map(str, version))
-    if tuple(version[:2]) >= (3, 10):
-        return CheckResult(True, "Python", f"{shown} (3.10 or newer needed)")
+    if tuple(version[:2]) >= (3, 11):
+        return CheckResult(True, "Python", f"{shown} (3.11 or newer needed)")
     return CheckResult(False, "Python", f"{shown} is too old",
-                       "install Python 3.10 or newer, then run `python course.py lab` with it")
+                       "install Python 3.11 or newer, then run `python course.py lab` with it")
 
 
 def pinned_versions(path: Path = ROOT / "requirements.txt") -> dict[str, str]:

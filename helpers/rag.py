@@ -13,6 +13,8 @@ are `time.perf_counter()` seconds from one start, measured in this process.
 """
 from __future__ import annotations
 
+import os
+
 import html
 import threading
 import time
@@ -65,10 +67,13 @@ def lesson_embeddings(**kwargs):
     from .backends import SIM_KEY, embeddings_model, resolve_backend
     from .simulator import start_simulator
 
-    name = resolve_backend().name
+    backend = resolve_backend()
+    name = backend.name
+    if name == "compatible" and not os.environ.get("LLM_EMBED_MODEL"):
+        name = "local"  # a compatible server may serve no embeddings: use the simulator's
     if name == "local":
-        print("Note: the local llama.cpp server serves no embeddings; using the simulator's "
-              "embeddings for retrieval (answers still come from the local model).")
+        print(f"Note: using the simulator's embeddings for retrieval (answers still come from "
+              f"{backend.name}); set LLM_EMBED_MODEL to use your server's embeddings model.")
         srv = start_simulator()
         return OpenAIEmbeddings(base_url=srv.base_url, api_key=SIM_KEY, model="sim",
                                 dimensions=SIM_DIMENSIONS, check_embedding_ctx_length=False,

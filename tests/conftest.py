@@ -8,6 +8,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("COURSE_PROGRESS", "off")
+# Plain `pytest` (not via course.py) must never run the notebooks on a paid API or at real speed.
+os.environ.setdefault("LLM_BACKEND", "sim")
+os.environ.setdefault("LLM_SIM_TIME_SCALE", "0.1")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz1234"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for v in ("LLM_BACKEND", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY", "LLM_TIMEOUT"):
+    for v in ("LLM_BACKEND", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_TIMEOUT"):
         monkeypatch.delenv(v, raising=False)
     monkeypatch.setattr(backends, "ROOT", tmp_path)  # no .env from the repo
     monkeypatch.chdir(tmp_path)
@@ -107,3 +107,14 @@ def test_backend_errors_are_also_value_checked(sim_env):
         chat_model(timeout=0)
     with pytest.raises(ValueError):
         chat_model(max_retries=-1)
+
+
+def test_openai_key_never_follows_another_servers_url(monkeypatch):
+    monkeypatch.setenv("LLM_BASE_URL", "http://127.0.0.1:9999/v1")  # left over from `compatible`
+    monkeypatch.setenv("LLM_API_KEY", "classroom-token:alice")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    b = resolve_backend("openai")
+    assert b.base_url == "https://api.openai.com/v1" and b.api_key == FAKE_KEY
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(BackendError, match="OPENAI_API_KEY"):
+        resolve_backend("openai")  # LLM_API_KEY is not an OpenAI key

@@ -39,10 +39,11 @@ def one_line_fix(result: CheckResult) -> None:
 
 def test_python_check_passes_here_and_fails_on_old_python():
     assert envcheck.check_python().ok
-    assert envcheck.check_python((3, 10, 0)).ok
+    assert envcheck.check_python((3, 11, 0)).ok
+    assert not envcheck.check_python((3, 10, 9)).ok
     old = envcheck.check_python((3, 9, 18))
     one_line_fix(old)
-    assert "3.9.18" in old.detail and "3.10" in old.fix
+    assert "3.9.18" in old.detail and "3.11" in old.fix
 
 
 def test_package_check_shows_version_or_a_fix():

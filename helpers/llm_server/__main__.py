@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 
+import psutil
 import uvicorn
 
 from . import classroom, latency
@@ -49,7 +50,7 @@ async def watch_parent(pid: int, server: uvicorn.Server) -> None:
     """End the server when the notebook kernel that started it is gone."""
     while not server.should_exit:
         await asyncio.sleep(1.0)
-        if os.getppid() != pid:
+        if os.getppid() != pid or not psutil.pid_exists(pid):
             server.should_exit = True
 
 
