@@ -55,7 +55,7 @@ def _draw_path(ax):
     ax.text(74, 29, "slots: each runs one request", ha="center", fontsize=10, weight="bold")
     ax.text(58.5, 25.8, "prefill: reads\nthe prompt", ha="center", fontsize=8.5)
     ax.text(80, 25.8, "decode: writes the answer,\none token at a time", ha="center", fontsize=8.5)
-    for row, n_tokens in enumerate((9, 5, 0)):
+    for row, n_tokens in enumerate((9, 5, 2)):  # all slots busy, so the queue waits
         y = 21 - 5 * row
         ax.text(52.5, y + 1.5, f"slot {row + 1}", ha="right", va="center", fontsize=8.5)
         if not n_tokens:
