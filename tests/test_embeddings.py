@@ -192,5 +192,16 @@ def test_lesson_embeddings_fall_back_to_the_simulator_on_local(sim_env, monkeypa
     monkeypatch.setattr(backends, "resolve_backend",
                         lambda name=None: Backend("local", "http://127.0.0.1:9/v1", "smollm2", "not-needed"))
     emb = rag.lesson_embeddings()
-    assert "serves no embeddings" in capsys.readouterr().out
+    assert "simulator's embeddings" in capsys.readouterr().out
+    assert emb.openai_api_base == sim_env.base_url and len(emb.embed_query("lamp")) == 1024
+
+
+def test_lesson_embeddings_on_a_compatible_server_without_an_embeddings_model(sim_env, monkeypatch, capsys):
+    from helpers import backends
+
+    monkeypatch.delenv("LLM_EMBED_MODEL", raising=False)
+    monkeypatch.setattr(backends, "resolve_backend",
+                        lambda name=None: Backend("compatible", "http://127.0.0.1:9/v1", "llama3.2", "k"))
+    emb = rag.lesson_embeddings()
+    assert "LLM_EMBED_MODEL" in capsys.readouterr().out
     assert emb.openai_api_base == sim_env.base_url and len(emb.embed_query("lamp")) == 1024
