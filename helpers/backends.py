@@ -158,7 +158,7 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
     from langchain_openai import ChatOpenAI
 
     if server is not None:
-        b = Backend("sim", server.base_url, kwargs.pop("model", "sim"), kwargs.pop("api_key", SIM_KEY))
+        b = Backend("sim", server.base_url, kwargs.pop("model", "sim"), SIM_KEY)
     else:
         b = resolve_backend(backend)
     if check and b.name in ("openai", "compatible"):
@@ -171,7 +171,7 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
     if not 0 < timeout < float("inf") or isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError("timeout must be a number of seconds > 0 (e.g. 30) and max_retries a whole "
                          "number >= 0 (e.g. 2); also check LLM_TIMEOUT / LLM_MAX_RETRIES")
-    key = kwargs.pop("api_key", None)  # server= took it above; on sim it names the caller (per-key limits)
+    key = kwargs.pop("api_key", None)  # on sim it names the caller (limits are per key)
     if key and b.name == "sim":
         b = Backend(b.name, b.base_url, b.model, key)
     settings = {"model": b.model, "temperature": 0, "stream_usage": True,
