@@ -39,8 +39,8 @@ def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
             lw=2.5, ls="--", label=f"stream: first text at {stream.ttft_s:.2f} s, done at {stream.total_s:.2f} s")
     ax.axvline(stream.ttft_s, color=MODE_COLORS["stream"], ls=":", lw=1)
     ax.set(xlabel="time since request (s)", ylabel="characters visible to the user",
-           title="Streaming shows text early; both finish at about the same time"
-           + (f" ({backend})" if backend else ""))
+           title="Characters on screen over time: invoke vs stream" + (f" ({backend})" if backend else "")
+           + "\n" + stream_verdict(invoke.total_s, stream.ttft_s, stream.total_s))
     ax.legend(loc="upper left")
     return fig, ax
 
@@ -93,7 +93,61 @@ def concurrency_sweep(results: dict[int, BatchResult], predicted: dict[int, tupl
         a.set_xticks(cs, [str(c) for c in cs])
         a.set_xlabel("max_concurrency (requests in flight)")
         a.legend()
-    a1.set(ylabel="throughput (requests/s)", title="Throughput rises, then flattens")
-    a2.set(ylabel="p95 latency per request (s)", title="Per-request latency does not fall")
-    fig.suptitle("More concurrency: more throughput, not faster requests" + (f" ({backend})" if backend else ""))
+    a1.set(ylabel="throughput (requests/s)",
+           title=trend_verdict(cs, [results[c].throughput_rps for c in cs], "measured throughput"))
+    a2.set(ylabel="p95 latency per request (s)",
+           title=trend_verdict(cs, [results[c].p95_latency_s for c in cs], "measured p95 latency"))
+    fig.suptitle("Throughput and latency vs max_concurrency" + (f" ({backend})" if backend else ""))
     return fig, (a1, a2)
+
+
+# ---- verdicts computed from the data (titles never state a conclusion typed in advance) ----
+
+def _pct(fraction: float) -> str:
+    return f"{round(100 * fraction)} %"
+
+
+def stream_verdict(invoke_total_s: float, stream_ttft_s: float, stream_total_s: float) -> str:
+    """One sentence comparing one invoke with one stream, from their times (lesson 02).
+
+    One run of each has no spread, so it reports the numbers and never says "the same".
+    """
+    first = (f"stream showed text after {stream_ttft_s:.2f} s, invoke after {invoke_total_s:.2f} s"
+             + (f" ({invoke_total_s / stream_ttft_s:.0f}× later)" if 0 < stream_ttft_s < invoke_total_s else ""))
+    diff = (stream_total_s - invoke_total_s) / invoke_total_s if invoke_total_s > 0 else 0.0
+    end = ("less than 1 % apart from invoke" if abs(diff) < 0.01 else
+           f"{_pct(abs(diff))} {'later' if diff > 0 else 'sooner'} than invoke")
+    return f"{first}; stream finished at {stream_total_s:.2f} s, {end}"
+
+
+def trend_verdict(xs, ys, what: str = "throughput", tol: float = 0.10) -> str:
+    """Describe how ys changed along xs, computed from the numbers (lesson 03).
+
+    For example "throughput rose 3.1× from 1 to 8, then stayed within 10 % of its peak up to 32",
+    "... then fell 13 % below its peak by 32", or "throughput stayed within 10 % from 1 to 32".
+    tol is the change treated as noise (10 %). Points that are not finite (NaN) are left out.
+    """
+    pts = sorted((x, y) for x, y in zip(xs, ys) if np.isfinite(y))
+    if len(pts) < 2:
+        return f"{what}: too few measurements to describe a trend"
+    xs, ys = [f"{x:g}" for x, _ in pts], [y for _, y in pts]
+    peak, lo, n = max(ys), min(ys), len(pts) - 1
+    if peak <= lo * (1 + tol):
+        return f"{what} stayed within {_pct(tol)} from {xs[0]} to {xs[n]}"
+    knee = next(i for i, y in enumerate(ys) if y >= (1 - tol) * peak)
+    worst, end = 1 - min(ys[knee:]) / peak, 1 - ys[n] / peak
+    if knee == 0:
+        start = f"{what} was within {_pct(tol)} of its peak at {xs[0]}"
+    else:
+        rise = f"{ys[knee] / ys[0]:.1f}×" if ys[0] > 0 else f"from 0 to {ys[knee]:.3g}"
+        start = f"{what} rose {rise} from {xs[0]} to {xs[knee]}"
+        dips = [xs[i + 1] for i in range(knee) if ys[i + 1] < ys[i] * (1 - tol)]
+        if dips:
+            start += f" (not steadily: it dipped at {', '.join(dips)})"
+        if knee == n:
+            return f"{start}, and was still rising at the largest setting"
+    if worst < tol:
+        return f"{start}, then stayed within {_pct(tol)} of its peak up to {xs[n]}"
+    if end >= tol:
+        return f"{start}, then fell {_pct(end)} below its peak by {xs[n]}"
+    return f"{start}, then dipped up to {_pct(worst)} below its peak and ended within {_pct(tol)} of it"
