@@ -82,12 +82,13 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(py), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
                                 "notebooks/00_start_here.ipynb"], cwd=ROOT)
     env = {**os.environ, **TEST_ENV}
-    code = subprocess.call([str(py), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
+    # --durations=15: the 15 slowest tests and notebook cells, so the next slow spot shows early.
+    code = subprocess.call([str(py), "-m", "pytest", "--durations=15", *argv[1:]], cwd=ROOT, env=env)
     if argv[1:] or not _has_local_model(py):
         return code
     # Every lesson again, unchanged, on the real local model (LLM_BACKEND=local).
     print("\n=== The notebooks again, on the real local model (LLM_BACKEND=local) ===", flush=True)
-    local = subprocess.call([str(py), "-m", "pytest", "notebooks"], cwd=ROOT,
+    local = subprocess.call([str(py), "-m", "pytest", "--durations=15", "notebooks"], cwd=ROOT,
                             env={**env, "LLM_BACKEND": "local"})
     return code or local
 

@@ -34,7 +34,7 @@ from .explain import explain
 __all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "measure_ingestion",
            "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
            "AnswerResult", "stream_answer", "AnswerWidget", "EvalQuestion", "EVAL_QUESTIONS", "EvalRow",
-           "score", "hit_rate", "keyword_rate", "eval_table"]
+           "score", "hit_rate", "keyword_rate", "eval_table", "prompt_tokens", "retrieval_rows"]
 
 DOCS_DIR = Path(__file__).resolve().parent / "data" / "support_docs"
 SIM_DIMENSIONS = 1024   # the simulator's vectors: 256 numbers unless asked; more buckets, fewer collisions
@@ -348,6 +348,26 @@ def score(questions, outputs) -> list[EvalRow]:
         rows.append(EvalRow(q.question, q.source, tuple(d.metadata.get("source", "?") for d in docs),
                             q.keywords, found))
     return rows
+
+
+def retrieval_rows(retriever, questions) -> list[EvalRow]:
+    """Score the retriever alone on `questions` (lesson 05): embeddings and search, no chat model."""
+    found = retriever.batch([q.question for q in questions])
+    return score(questions, found)
+
+
+def prompt_tokens(texts: list[str], k: int) -> int:
+    """A rough size of one RAG prompt with `k` chunks of `texts` (lesson 05), for sizing experiments only.
+
+    Average chunk length x k, plus the instructions and a short question, at about 4 characters per
+    token. Bills come from `usage_metadata`, never from this.
+    """
+    from .budget import estimate_tokens
+
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1 or not texts:
+        raise ValueError(f"k must be a whole number >= 1 and texts a non-empty list; got k={k!r}")
+    mean_chars = sum(map(len, texts)) / len(texts)
+    return estimate_tokens("x" * int(mean_chars * k + len(SYSTEM) + 60))
 
 
 def hit_rate(rows: list[EvalRow]) -> float:
