@@ -65,12 +65,44 @@ def run_batch(llm, n_prompts: int, max_concurrency: int,
     return measure_batch(llm, make_prompts(n), max_concurrency=c, on_progress=on_progress)
 
 
+def _rate(result: BatchResult) -> str:
+    """'4.2 answers/s', or 'goodput 1.1 answers/s (4 of 12 answered)' when some failed."""
+    n = len(result.requests)
+    if result.n_errors:
+        return f"goodput {result.goodput_rps:.1f} answers/s ({result.n_ok} of {n} answered)"
+    return f"{result.throughput_rps:.1f} answers/s"
+
+
+def _latency(result: BatchResult) -> str:
+    if not result.n_ok:
+        return "no successful request to time"
+    return f"latency p50 {result.p50_latency_s:.2f} s, p95 {result.p95_latency_s:.2f} s"
+
+
 def summary(result: BatchResult) -> str:
-    """One line of numbers for a batch (lesson 03): makespan, throughput, latency, errors."""
+    """One line of numbers for a batch (lesson 03): makespan, successful answers per second
+    (goodput, when some requests failed) next to the error count, tokens/s and latency of the
+    successful requests."""
     return (f"{len(result.requests)} requests at max_concurrency={result.max_concurrency}: "
-            f"makespan {result.makespan_s:.2f} s · {result.throughput_rps:.1f} requests/s · "
-            f"{result.tokens_per_s:.0f} tokens/s · latency p50 {result.p50_latency_s:.2f} s, "
-            f"p95 {result.p95_latency_s:.2f} s · errors {result.n_errors}")
+            f"makespan {result.makespan_s:.2f} s · {_rate(result)} · errors {result.n_errors} · "
+            f"{result.tokens_per_s:.0f} tokens/s · {_latency(result)}")
+
+
+def table(results: dict[int, BatchResult]) -> str:
+    """One row per max_concurrency (lesson 03): makespan, answered/sent, errors (429s among
+    them), successful answers per second (goodput) and p95 latency of the successful requests."""
+    if not results:
+        raise ValueError("results must hold at least one run, e.g. {4: measure_batch(...)}")
+    lines = ["max_concurrency  makespan  answered  errors (429)  answers/s  p95 latency"]
+    for c in sorted(results):
+        r = results[c]
+        p95 = f"{r.p95_latency_s:.2f} s" if r.n_ok else "–"
+        lines.append(f"{c:>15}  {r.makespan_s:>6.2f} s  {r.n_ok:>3} / {len(r.requests):<3}  "
+                     f"{r.n_errors:>6} ({r.n_rate_limited:>2})  {r.throughput_rps:>9.1f}  {p95:>11}")
+    if any(r.n_errors for r in results.values()):
+        lines.append("answers/s counts successful requests only (goodput): a request turned away "
+                     "is not an answer, however fast.")
+    return "\n".join(lines)
 
 
 def figure_png(fig) -> bytes:
@@ -212,13 +244,63 @@ def predict_sweep(server, results: dict[int, BatchResult], prompts: list[str]) -
     return out
 
 
+def plateau(results: dict[int, BatchResult], within: float = 0.10) -> int:
+    """The smallest max_concurrency whose answers/s is within `within` (10 %) of the best
+    measured in `results` (lesson 03): where throughput stopped rising, in this run."""
+    if not results:
+        raise ValueError("results must hold at least one run, e.g. batch_lab.sweep(...)")
+    best = max(r.throughput_rps for r in results.values())
+    return min(c for c, r in results.items() if r.throughput_rps >= (1 - within) * best)
+
+
+def sweep_verdict(results: dict[int, BatchResult], within: float = 0.10) -> str:
+    """What the sweep measured, in words computed from `results` (lesson 03), e.g.
+    "throughput rose 3.9x from max_concurrency 1 to 4, then changed by less than 10 % up to 32"."""
+    cs = sorted(results)
+    rps = {c: results[c].throughput_rps for c in cs}
+    knee, first, last = plateau(results, within), cs[0], cs[-1]
+    if knee == first:
+        words = f"throughput stayed within {within * 100:.0f} % of its best from max_concurrency {first} on"
+    else:
+        words = f"throughput rose {rps[knee] / rps[first]:.1f}x from max_concurrency {first} to {knee}"
+    after = [rps[c] / rps[knee] - 1 for c in cs if c > knee]
+    if knee != first and not after:
+        words += ", the last setting measured: it may rise further"
+    elif after and max(abs(a) for a in after) < within:
+        words += f", then changed by less than {within * 100:.0f} % up to {last}"
+    elif after:
+        words += (f", then changed by {after[-1] * 100:+.0f} % by {last} "
+                  f"(at most {max(after, key=abs) * 100:+.0f} % on the way)")
+    p95 = {c: results[c].p95_latency_s for c in cs}
+    words += (f"; p95 latency {p95[first]:.2f} s at {first}, {p95[knee]:.2f} s at {knee}, "
+              f"{p95[last]:.2f} s at {last}")
+    errors = sum(r.n_errors for r in results.values())
+    return words + (f"; {errors} failed requests (not counted as answers)" if errors else "")
+
+
+def compare_guess(guess, measured: float, what: str, unit: str = "") -> str:
+    """Your guess beside the measurement (lesson 03): "you guessed 8, measured 4 (...)".
+    A guess still left as `____` says so instead."""
+    from .quiz import _Blank
+
+    if isinstance(guess, _Blank) or guess is None:
+        return f"no guess typed (replace ____ to compare) | measured {what}: {measured:g}{unit}"
+    if isinstance(guess, bool) or not isinstance(guess, (int, float, np.integer, np.floating)):
+        raise ValueError(f"the guess must be a number, e.g. 4, got {guess!r:.40}")
+    return f"you guessed {guess:g}{unit} | measured {what}: {measured:g}{unit}"
+
+
 def ratios(results: dict[int, BatchResult], predicted: dict[int, tuple[float, float]]) -> str:
-    """A small table of measured / predicted throughput and p95 latency (lesson 03)."""
-    lines = ["max_concurrency  throughput meas/pred  p95 latency meas/pred"]
+    """A small table of measured / predicted answers per second and p95 latency (lesson 03).
+
+    On the simulator this is a self-consistency check: the simulator runs this very latency
+    model, so a ratio near 1.00 says the server does what its model says, not that the model
+    is right about real servers."""
+    lines = ["max_concurrency  answers/s meas/pred  p95 latency meas/pred  errors"]
     for c in sorted(results):
         rps, p95 = predicted[c]
-        lines.append(f"{c:>15}  {results[c].throughput_rps / rps:>20.2f}  "
-                     f"{results[c].p95_latency_s / p95:>21.2f}")
+        lines.append(f"{c:>15}  {results[c].throughput_rps / rps:>19.2f}  "
+                     f"{results[c].p95_latency_s / p95:>21.2f}  {results[c].n_errors:>6}")
     return "\n".join(lines)
 
 
@@ -229,6 +311,15 @@ def compare_first_result(llm, prompts: list[str], max_concurrency: int) -> tuple
     Returns (batch_result, as_completed_result); compare their `.first_result_s`."""
     return (measure_batch(llm, prompts, max_concurrency=max_concurrency),
             measure_batch(llm, prompts, max_concurrency=max_concurrency, as_completed=True))
+
+
+def first_result_verdict(batch: BatchResult, as_completed: BatchResult) -> str:
+    """When the first answer was usable with each call, computed from the two runs (lesson 03)."""
+    a, b = as_completed.first_result_s, batch.first_result_s
+    if a < b:
+        how = f"{b / a:.1f}x sooner" if a > 0 else "sooner"
+        return f"first answer usable: batch_as_completed at {a:.2f} s, {how} than batch ({b:.2f} s)"
+    return f"first answer usable: batch at {b:.2f} s, batch_as_completed at {a:.2f} s (no sooner)"
 
 
 def first_result_chart(batch: BatchResult, as_completed: BatchResult):
@@ -249,7 +340,6 @@ def first_result_chart(batch: BatchResult, as_completed: BatchResult):
     ax.set_yticks([0, 1], [row[0] for row in rows])
     ax.set_xlim(0, 1.75 * max(batch.makespan_s, as_completed.makespan_s))
     ax.set_ylim(1.5, -1.1)
-    ax.set(xlabel="time since the call (s)",
-           title="batch makes the first answer wait for the slowest request")
+    ax.set(xlabel="time since the call (s)", title=first_result_verdict(batch, as_completed))
     ax.legend(loc="upper right", fontsize="small", ncols=2)
     return fig, ax

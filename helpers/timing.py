@@ -23,14 +23,21 @@ from langchain_core.callbacks import BaseCallbackHandler
 class ServerSplit:
     """Where the time went on the server (the simulator reports it in headers).
 
-    queue_s: waiting for a free slot. prefill_s: the fixed overhead plus reading
-    the prompt, until the first token. generation_s: writing the rest (only for
-    invoke; for a stream, measure it yourself as total - TTFT).
+    queue_s: waiting for a free slot. overhead_s: the fixed per-request work
+    (the same for any prompt). prefill_s: reading the prompt (grows with its
+    length). First token at queue + overhead + prefill. generation_s: writing
+    the rest (only for invoke; for a stream, measure it yourself as total - TTFT).
     """
 
     queue_s: float
     prefill_s: float
     generation_s: float | None = None
+    overhead_s: float = 0.0
+
+    @property
+    def first_token_s(self) -> float:
+        """Server time before the first token: queue + overhead + prefill."""
+        return self.queue_s + self.overhead_s + self.prefill_s
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,14 @@ class RequestTiming:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """One `.batch()` (or `batch_as_completed`): every request's timeline and the totals."""
+    """One `.batch()` (or `batch_as_completed`): every request's timeline and the totals.
+
+    Only requests that succeeded count as answers: a request turned away with a
+    429 in 0.01 s is not a finished job. So `throughput_rps` (answers per second),
+    `tokens_per_s` and the latency percentiles use successful requests only.
+    When some requests failed, that rate is called *goodput*; read it next to
+    `n_errors` (lesson 03).
+    """
 
     requests: tuple[RequestTiming, ...]
     max_concurrency: int | None
@@ -99,15 +113,30 @@ class BatchResult:
     outputs: tuple[Any, ...] = field(repr=False, default=())
 
     @property
+    def n_ok(self) -> int:
+        """Requests that came back with an answer."""
+        return sum(r.ok for r in self.requests)
+
+    @property
     def throughput_rps(self) -> float:
-        return len(self.requests) / self.makespan_s
+        """Successful answers per second of makespan (goodput when some failed)."""
+        return self.n_ok / self.makespan_s if self.makespan_s > 0 else float("nan")
+
+    @property
+    def goodput_rps(self) -> float:
+        """The same number as `throughput_rps`, under the name used when there are errors."""
+        return self.throughput_rps
 
     @property
     def tokens_per_s(self) -> float:
-        return sum(r.completion_tokens for r in self.requests) / self.makespan_s
+        """Completion tokens of the successful requests per second of makespan."""
+        tokens = sum(r.completion_tokens for r in self.requests if r.ok)
+        return tokens / self.makespan_s if self.makespan_s > 0 else float("nan")
 
     def latency_percentile_s(self, q: float) -> float:
-        return float(np.percentile([r.latency_s for r in self.requests], q))
+        """Percentile `q` of the successful requests' latency (NaN if none succeeded)."""
+        ok = [r.latency_s for r in self.requests if r.ok]
+        return float(np.percentile(ok, q)) if ok else float("nan")
 
     @property
     def p50_latency_s(self) -> float:
@@ -131,7 +160,8 @@ def _server_split(meta: dict | None) -> ServerSplit | None:
     try:
         gen = headers.get("x-sim-generation-ms")
         return ServerSplit(float(headers["x-sim-queue-ms"]) / 1000, float(headers["x-sim-prefill-ms"]) / 1000,
-                           float(gen) / 1000 if gen is not None else None)
+                           float(gen) / 1000 if gen is not None else None,
+                           float(headers.get("x-sim-overhead-ms", 0)) / 1000)
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -7,6 +7,7 @@ before batch does; bad arguments raise a ValueError that names the allowed range
 """
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -160,3 +161,84 @@ def test_every_public_name_says_which_lesson_explains_it():
     assert public
     for obj in public:
         assert "lesson 03" in (obj.__doc__ or ""), obj.__name__
+
+
+# ---- hand-made results: failures are not answers ---------------------------------------------
+
+from helpers.quiz import ____  # noqa: E402
+from helpers.timing import RequestTiming  # noqa: E402
+
+
+def made(ok_latency_s=(1.0,) * 4, failed=8, makespan_s=None, tokens=20, c=8):
+    """A BatchResult as lesson 03's exercise saw it: a few answers, many fast 429s."""
+    reqs = [RequestTiming(i, 0.0, t, True, None, tokens) for i, t in enumerate(ok_latency_s)]
+    reqs += [RequestTiming(len(reqs) + i, 0.0, 0.01, False, "OpenAIRateLimitError: 429", 7)
+             for i in range(failed)]
+    span = makespan_s if makespan_s is not None else max(r.end_s for r in reqs)
+    return BatchResult(tuple(reqs), c, span, span)
+
+
+def test_throughput_counts_successful_requests_only():
+    r = made(ok_latency_s=(0.09,) * 4, failed=8, makespan_s=0.09)
+    assert r.n_ok == 4 and r.n_errors == 8
+    assert r.throughput_rps == pytest.approx(4 / 0.09)          # the old code said 12 / 0.09
+    assert r.goodput_rps == r.throughput_rps
+    assert r.tokens_per_s == pytest.approx(4 * 20 / 0.09)       # the failed requests' 7 tokens don't count
+
+
+def test_latency_percentiles_ignore_fast_failures():
+    r = made(ok_latency_s=(1.0, 1.2, 1.4, 1.6), failed=8)
+    assert r.p50_latency_s == pytest.approx(1.3)                # 8 fast 429s made the old p50 0.01 s
+    assert r.p95_latency_s > 1.5
+    nothing = made(ok_latency_s=(), failed=3)
+    assert nothing.throughput_rps == 0 and math.isnan(nothing.p95_latency_s)
+
+
+def test_summary_and_table_put_goodput_next_to_the_errors():
+    r = made(ok_latency_s=(0.09,) * 4, failed=8, makespan_s=0.09)
+    line = batch_lab.summary(r)
+    assert "goodput 44.4 answers/s (4 of 12 answered)" in line and "errors 8" in line
+    assert "133" not in line                                    # 12 / 0.09: failures counted as answers
+    clean = made(ok_latency_s=(1.0,) * 4, failed=0)
+    assert "goodput" not in batch_lab.summary(clean) and "4.0 answers/s" in batch_lab.summary(clean)
+    rows = batch_lab.table({8: r, 4: clean}).splitlines()
+    assert rows[1].split()[:5] == ["4", "1.00", "s", "4", "/"]  # sorted by max_concurrency
+    assert "4 / 12" in rows[2] and "8 ( 8)" in rows[2] and "44.4" in rows[2]
+    assert "goodput" in rows[-1]
+    nothing = made(ok_latency_s=(), failed=3)
+    assert "no successful request" in batch_lab.summary(nothing)
+
+
+def sweep_of(rps: dict[int, float], n=32):
+    """Hand-made sweep: n clean requests per run, makespan n / rps."""
+    return {c: made(ok_latency_s=(0.5 * c,) * n, failed=0, makespan_s=n / v, c=c) for c, v in rps.items()}
+
+
+def test_sweep_verdict_is_computed_from_the_numbers():
+    rise_flat = sweep_of({1: 10, 2: 20, 4: 39, 8: 40, 16: 40.5, 32: 40})
+    assert batch_lab.plateau(rise_flat) == 4
+    v = batch_lab.sweep_verdict(rise_flat)
+    assert v.startswith("throughput rose 3.9x from max_concurrency 1 to 4, then changed by less than 10 % up to 32")
+    falls = sweep_of({1: 10, 2: 20, 4: 40, 8: 53, 16: 50, 32: 46})  # the run that fell from 53 to 46
+    v = batch_lab.sweep_verdict(falls)
+    assert "to 8" in v and "-13 % by 32" in v and "less than" not in v
+    still = sweep_of({1: 10, 2: 20, 4: 40})
+    assert "may rise further" in batch_lab.sweep_verdict(still)
+    flat = sweep_of({1: 10, 2: 10.2, 4: 9.9})
+    assert batch_lab.sweep_verdict(flat).startswith("throughput stayed within 10 %")
+
+
+def test_guess_beside_the_measurement():
+    assert batch_lab.compare_guess(8, 4, "plateau") == "you guessed 8 | measured plateau: 4"
+    assert batch_lab.compare_guess(____, 4, "plateau").startswith("no guess typed")
+    with pytest.raises(ValueError, match="must be a number"):
+        batch_lab.compare_guess("eight", 4, "plateau")
+
+
+def test_first_result_title_follows_the_run():
+    slow_first = made(ok_latency_s=(2.0,), failed=0)
+    quick = BatchResult(slow_first.requests, 8, 2.0, 0.5)
+    assert "4.0x sooner" in batch_lab.first_result_verdict(slow_first, quick)
+    assert "no sooner" in batch_lab.first_result_verdict(slow_first, slow_first)
+    fig, ax = batch_lab.first_result_chart(slow_first, quick)
+    assert ax.get_title() == batch_lab.first_result_verdict(slow_first, quick)
