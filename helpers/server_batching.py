@@ -1,81 +1,226 @@
-"""Server-side batching on a real model: llama.cpp's slots (lesson 03, section 6).
+"""Server-side batching on a real model: llama.cpp's slots (lesson 03, section 5).
 
 `.batch()` only decides how many requests are *in flight*. Whether the server
 works on them at the same time is the server's business: llama.cpp has
 `n_parallel` slots and decodes the active ones together (continuous batching).
-Here we measure throughput for a grid of `n_parallel` x `max_concurrency` on the
-real SmolLM2 model, and draw the simulator's latency model for the same grid.
+
+`local_slots_sweep()` measures tokens/s of the real SmolLM2 model for each
+(`n_parallel`, `max_concurrency`) pair, repeated, within a time budget that it
+sizes from one request timed alone. `slots_figure()` draws the medians and the
+spread, with two reference lines computed from the same run: "no gain" (the
+tokens/s of one request at a time) and "ideal batching" (that times the number
+of requests the slots can hold). They are bounds, not a prediction.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import statistics
+import time
+from dataclasses import dataclass, field
 
 from . import plots
-from .llm_server.latency import Job, get_profile, makespan_s, predict_batch
 from .timing import BatchResult, measure_batch
 
+CALIBRATION_MAX_TOKENS = 16
 
-def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 2, 4, 8), n_prompts: int = 6,
-                      max_tokens: int = 16) -> dict[tuple[int, int], BatchResult]:
-    """Throughput of the real local model for each (n_parallel, max_concurrency).
 
-    Starts one llama.cpp server per n_parallel (reused later); every run sends
-    the same `n_prompts` short prompts with temperature 0 and `max_tokens`.
+@dataclass(frozen=True)
+class SlotsSweep:
+    """The measurements of `local_slots_sweep` (lesson 03). Times in seconds.
+
+    runs maps (n_parallel, max_concurrency) to one BatchResult per repeat.
+    single_s, single_tokens_per_s: one warm request timed alone, before the sweep;
+    the sweep's size (n_prompts, max_tokens) and timeout_s were derived from it.
     """
-    from .local_model import start_local_server
 
-    if not isinstance(n_prompts, int) or n_prompts < 1 or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ValueError("n_prompts and max_tokens must be whole numbers >= 1, e.g. 6 and 16")
-    prompts = [f"Name one use of a lamp, number {i}." for i in range(n_prompts)]
-    results = {}
-    for n_par in n_parallels:
-        srv = start_local_server(n_parallel=n_par)
-        llm = chat_model_for(srv, max_tokens)
-        measure_batch(llm, prompts[:1], 1)  # warm-up
-        for c in concurrencies:
-            results[n_par, c] = measure_batch(llm, prompts, c)
-    return results
+    runs: dict[tuple[int, int], tuple[BatchResult, ...]]
+    single_s: float
+    single_tokens_per_s: float
+    n_prompts: int
+    max_tokens: int
+    repeats: int
+    timeout_s: float
+    budget_s: float
+    estimate_s: float
+    elapsed_s: float
+    n_threads: int
+    weights_mb: float
+    notes: tuple[str, ...] = field(default=())
+
+    def tokens_per_s(self, n_parallel: int, max_concurrency: int) -> list[float]:
+        """Tokens/s of each repeat, in the order they ran."""
+        return [r.tokens_per_s for r in self.runs[n_parallel, max_concurrency]]
+
+    def median(self, n_parallel: int, max_concurrency: int) -> float:
+        return statistics.median(self.tokens_per_s(n_parallel, max_concurrency))
+
+    def gains(self, n_parallel: int, max_concurrency: int) -> list[float]:
+        """Per repeat: tokens/s at this max_concurrency / tokens/s at the smallest one, same server.
+        Repeats ran interleaved, so each ratio compares runs made close together."""
+        base = min(c for p, c in self.runs if p == n_parallel)
+        return [a / b for a, b in zip(self.tokens_per_s(n_parallel, max_concurrency),
+                                       self.tokens_per_s(n_parallel, base))]
+
+    @property
+    def n_errors(self) -> int:
+        return sum(r.n_errors for rs in self.runs.values() for r in rs)
+
+    @property
+    def weights_gb_per_s(self) -> float:
+        """How fast one request alone read the model's weights: every token reads all of them once."""
+        return self.weights_mb / 1000 * self.single_tokens_per_s
+
+    def plan(self) -> str:
+        """How the sweep was sized, in words."""
+        cells = len(self.runs)
+        lines = [f"one request alone: {self.single_s:.2f} s, {self.single_tokens_per_s:.0f} tokens/s "
+                 f"(llama.cpp on {self.n_threads} CPU thread{'s' * (self.n_threads != 1)})",
+                 f"so: {cells} settings x {self.repeats} repeats x {self.n_prompts} prompts of at most "
+                 f"{self.max_tokens} tokens, estimated {self.estimate_s:.0f} s for a budget of "
+                 f"{self.budget_s:.0f} s; per-request timeout {self.timeout_s:.0f} s",
+                 *self.notes,
+                 f"the sweep's runs took {self.elapsed_s:.0f} s, {self.n_errors} failed requests"]
+        return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """For each server: the gain from the most requests in flight, median and range over repeats."""
+        lines = []
+        for n_par in sorted({p for p, _ in self.runs}):
+            cs = sorted(c for p, c in self.runs if p == n_par)
+            g = self.gains(n_par, cs[-1])
+            ideal = min(cs[-1], n_par) / min(cs[0], n_par)
+            lines.append(f"{n_par} slot{'s' * (n_par != 1)}: {cs[-1]} in flight gave "
+                         f"{statistics.median(g):.2f}x the tokens/s of {cs[0]} in flight "
+                         f"(median of {len(g)} repeats, range {min(g):.2f}-{max(g):.2f}x; "
+                         f"ideal batching: at most {ideal:.0f}x)")
+        return "\n".join(lines)
 
 
-def chat_model_for(srv, max_tokens: int):
-    """A ChatOpenAI for one particular local llama.cpp server."""
+def _size(single_s: float, cells: int, repeats: int, budget_s: float, min_prompts: int,
+          max_prompts: int) -> tuple[int, int, float, tuple[str, ...]]:
+    """n_prompts and max_tokens so that cells x repeats runs fit the budget (estimate: every
+    request costs as much as one alone, i.e. no gain from batching, a safe upper bound)."""
+    per_prompt = single_s
+    n = int(budget_s // (cells * repeats * per_prompt))
+    n = max(min_prompts, min(max_prompts, n))
+    max_tokens, notes = CALIBRATION_MAX_TOKENS, []
+    estimate = cells * repeats * n * per_prompt
+    if estimate > budget_s:   # a slow or busy machine: shorter answers instead of fewer repeats
+        max_tokens = max(4, int(CALIBRATION_MAX_TOKENS * budget_s / estimate))
+        estimate *= max_tokens / CALIBRATION_MAX_TOKENS
+        notes.append(f"this machine is slow right now: answers cut to {max_tokens} tokens to stay "
+                     f"near the budget (fewer prompts would leave slots idle)")
+    return n, max_tokens, estimate, tuple(notes)
+
+
+def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3,
+                      budget_s: float = 20.0, max_prompts: int = 8,
+                      progress: bool = True) -> SlotsSweep:
+    """Tokens/s of the real local model for each (n_parallel, max_concurrency), `repeats` times
+    (lesson 03).
+
+    Starts one llama.cpp server per n_parallel (reused later) and warms it up. One request
+    timed alone sets the size: as many prompts (at least max(concurrencies), at most
+    `max_prompts`) as fit `budget_s`, and the per-request timeout. Repeats run interleaved,
+    in alternating order, so a busy moment of the CPU hits every setting alike.
+    """
+    from .local_model import default_threads, gguf_path, start_local_server
+
+    _check(n_parallels, "n_parallels", "(1, 4)")
+    _check(concurrencies, "concurrencies", "(1, 4)")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a whole number >= 1, e.g. 3; got {repeats!r}")
+    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0:
+        raise ValueError(f"budget_s must be a number of seconds > 0, e.g. 20; got {budget_s!r}")
+    servers = {p: start_local_server(n_parallel=p) for p in n_parallels}
+    prompt = "Name one use of a lamp, number 0."
+    for srv in servers.values():                       # warm-up: load, first allocation
+        measure_batch(chat_model_for(srv, CALIBRATION_MAX_TOKENS, 60), [prompt], 1)
+    alone = measure_batch(chat_model_for(servers[n_parallels[0]], CALIBRATION_MAX_TOKENS, 60), [prompt], 1)
+    if alone.n_errors:
+        raise RuntimeError(f"the local model did not answer a single request: {alone.requests[0].error}")
+    single_s = alone.makespan_s
+    cells = [(p, c) for p in n_parallels for c in concurrencies]
+    n, max_tokens, estimate, notes = _size(single_s, len(cells), repeats, budget_s,
+                                           max(concurrencies), max(max_prompts, max(concurrencies)))
+    timeout_s = max(30.0, 5 * n * single_s)            # the last in a 1-slot queue waits for n
+    prompts = [f"Name one use of a lamp, number {i}." for i in range(n)]
+    llms = {p: chat_model_for(servers[p], max_tokens, timeout_s) for p in n_parallels}
+    runs: dict[tuple[int, int], list[BatchResult]] = {cell: [] for cell in cells}
+    bar = _bar(len(cells) * repeats, progress)
+    t_start = time.perf_counter()
+    for rep in range(repeats):
+        for p, c in cells if rep % 2 == 0 else cells[::-1]:
+            runs[p, c].append(measure_batch(llms[p], prompts, c))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return SlotsSweep({k: tuple(v) for k, v in runs.items()}, single_s, alone.tokens_per_s, n, max_tokens,
+                      repeats, timeout_s, float(budget_s), estimate, time.perf_counter() - t_start,
+                      default_threads(), gguf_path().stat().st_size / 1e6, notes)
+
+
+def _check(values, name: str, example: str) -> None:
+    ok = isinstance(values, (tuple, list)) and values and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+    if not ok or len(set(values)) != len(values):
+        raise ValueError(f"{name} must list different whole numbers >= 1, e.g. {example}; got {values!r}")
+
+
+def _bar(total: int, progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="slots sweep (runs)")
+
+
+def chat_model_for(srv, max_tokens: int, timeout_s: float = 120):
+    """A ChatOpenAI for one particular local llama.cpp server (lesson 03)."""
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(base_url=srv.base_url, model=srv.model, api_key="not-needed", timeout=120,
+    return ChatOpenAI(base_url=srv.base_url, model=srv.model, api_key="not-needed", timeout=timeout_s,
                       max_retries=0, temperature=0, max_tokens=max_tokens, stream_usage=True,
                       default_headers={"Connection": "close"})
 
 
-def predicted_grid(results: dict[tuple[int, int], BatchResult], profile: str = "local-cpu"
-                   ) -> dict[tuple[int, int], float]:
-    """Tokens/s the simulator's latency model predicts for the same grid and token counts."""
-    out = {}
-    for (n_par, c), r in results.items():
-        prof = replace(get_profile(profile), slots=n_par)
-        jobs = [Job(30, max(1, q.completion_tokens)) for q in r.requests]
-        out[n_par, c] = sum(j.completion_tokens for j in jobs) / makespan_s(predict_batch(prof, jobs, c))
-    return out
+def _ideal(sweep: SlotsSweep, n_par: int, c: int) -> float:
+    """Ideal batching: the tokens/s at the smallest max_concurrency, times how many more requests
+    the slots can decode together (an upper bound, computed from this run)."""
+    c0 = min(cc for p, cc in sweep.runs if p == n_par)
+    return sweep.median(n_par, c0) * min(c, n_par) / min(c0, n_par)
 
 
-def slots_figure(results: dict[tuple[int, int], BatchResult], predicted: dict[tuple[int, int], float]):
-    """Two panels: measured tokens/s on the real model, and the latency model's prediction."""
-    fig, (a1, a2) = plots._new(figsize=(10, 4), ncols=2)
-    styles = {1: ("o-", plots.MODE_COLORS["invoke"]), 4: ("s-", plots.MODE_COLORS["batch"])}
-    for n_par in sorted({k[0] for k in results}):
-        cs = sorted(c for p, c in results if p == n_par)
-        marker, colour = styles.get(n_par, ("^-", plots.MODE_COLORS["other"]))
-        a1.plot(cs, [results[n_par, c].tokens_per_s for c in cs], marker, color=colour,
-                label=f"n_parallel={n_par} slots, {plots.MEASURED}")
-        a2.plot(cs, [predicted[n_par, c] for c in cs], marker.replace("-", "--"), color=colour,
-                label=f"slots={n_par}, {plots.PREDICTED}")
-    for a in (a1, a2):
+def slots_figure(sweep: SlotsSweep):
+    """One panel per n_parallel, on one shared y-axis (lesson 03): median tokens/s against
+    max_concurrency with the min-max range of the repeats, and two reference lines computed from
+    the same run: no gain (one request at a time) and ideal batching. Returns (fig, axes)."""
+    n_pars = sorted({p for p, _ in sweep.runs})
+    fig, axes = plots._new(figsize=(4.6 * len(n_pars) + 0.6, 4), ncols=len(n_pars))
+    axes = list(axes) if len(n_pars) > 1 else [axes]
+    for a in axes[1:]:
+        a.sharey(axes[0])
+    for a, n_par in zip(axes, n_pars):
+        cs = sorted(c for p, c in sweep.runs if p == n_par)
+        med = [sweep.median(n_par, c) for c in cs]
+        lo = [m - min(sweep.tokens_per_s(n_par, c)) for m, c in zip(med, cs)]
+        hi = [max(sweep.tokens_per_s(n_par, c)) - m for m, c in zip(med, cs)]
+        a.plot(cs, [med[0]] * len(cs), ":", color="black", label=f"no gain: tokens/s of {cs[0]} in flight")
+        a.plot(cs, [_ideal(sweep, n_par, c) for c in cs], "--", color=plots.MODE_COLORS["predicted"],
+               label=f"ideal batching: x min(in flight, {n_par})")
+        for c in cs:
+            a.plot([c] * sweep.repeats, sweep.tokens_per_s(n_par, c), ".", color=plots.MODE_COLORS["batch"],
+                   alpha=0.4)
+        a.errorbar(cs, med, yerr=[lo, hi], fmt="o-", capsize=4, color=plots.MODE_COLORS["batch"],
+                   label=f"{plots.MEASURED}: median, min-max")
         a.set_xscale("log", base=2)
-        cs = sorted({c for _, c in results})
         a.set_xticks(cs, [str(c) for c in cs])
-        a.set(xlabel="max_concurrency (requests in flight)", ylabel="tokens/s, all requests together")
-        a.set_ylim(bottom=0)
-        a.legend(fontsize="small")
-    a1.set_title("Real SmolLM2 on this CPU (llama.cpp)")
-    a2.set_title('Simulator\'s model, profile "local-cpu"')
-    fig.suptitle("Concurrency helps only as far as the server's slots and hardware let it")
-    return fig, (a1, a2)
+        a.set(xlabel="max_concurrency (requests in flight)",
+              title=f"n_parallel={n_par} slot{'s' * (n_par != 1)}")
+        a.legend(fontsize="small", loc="upper left")
+    axes[0].set_ylabel("tokens/s, all requests together")
+    top = max(max(_ideal(sweep, p, c), *sweep.tokens_per_s(p, c)) for p, c in sweep.runs)
+    axes[0].set_ylim(0, 1.35 * top)
+    fig.suptitle(f"Tokens/s against max_concurrency: real SmolLM2 on this CPU, "
+                 f"{sweep.repeats} repeats of {sweep.n_prompts} prompts each")
+    return fig, axes

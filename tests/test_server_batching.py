@@ -1,30 +1,77 @@
-"""Server-side batching helpers (lesson 03): the prediction grid and figure, and a tiny real run."""
+"""Server-side batching helpers (lesson 03): sizing to a budget, repeats and spread, a figure whose
+panels share one y-axis and whose reference lines come from the run, verdicts computed from the
+numbers, and a tiny real run on the local model."""
 import matplotlib
 
 matplotlib.use("Agg")
-import pytest
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 
-from helpers import server_batching
-from helpers.timing import BatchResult, RequestTiming
-
-
-def fake(tokens_per_request=16, n=6, makespan=2.0):
-    reqs = tuple(RequestTiming(i, 0.0, makespan, True, None, tokens_per_request) for i in range(n))
-    return BatchResult(reqs, 1, makespan, makespan)
+from helpers import server_batching  # noqa: E402
+from helpers.timing import BatchResult, RequestTiming  # noqa: E402
 
 
-def test_prediction_grid_more_slots_more_throughput_but_saturating():
-    runs = {(p, c): fake() for p in (1, 4) for c in (1, 4, 8)}
-    pred = server_batching.predicted_grid(runs)
-    assert pred[1, 1] == pytest.approx(pred[1, 8])        # one slot: concurrency only queues
-    assert pred[4, 4] > pred[4, 1] and pred[4, 8] == pytest.approx(pred[4, 4])
-    fig, axes = server_batching.slots_figure(runs, pred)
-    assert len(axes) == 2 and axes[0].get_legend() is not None
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
 
 
-def test_bad_arguments():
-    with pytest.raises(ValueError, match="whole numbers"):
-        server_batching.local_slots_sweep(n_prompts=0)
+def fake(tokens_per_s: float, n=4, tokens=10):
+    span = n * tokens / tokens_per_s
+    reqs = tuple(RequestTiming(i, 0.0, span, True, None, tokens) for i in range(n))
+    return BatchResult(reqs, 1, span, span)
+
+
+def made_sweep(speeds: dict[tuple[int, int], list[float]]) -> server_batching.SlotsSweep:
+    runs = {k: tuple(fake(v) for v in vs) for k, vs in speeds.items()}
+    return server_batching.SlotsSweep(runs, 0.4, 25.0, 4, 16, len(next(iter(speeds.values()))), 30.0,
+                                      20.0, 19.0, 18.5, 1, 98.0)
+
+
+CPU_LIKE = {(1, 1): [25, 26, 24], (1, 4): [26, 25, 27], (4, 1): [25, 24, 26], (4, 4): [27, 30, 26]}
+
+
+def test_medians_gains_and_verdict_come_from_the_repeats():
+    sw = made_sweep(CPU_LIKE)
+    assert sw.median(4, 4) == pytest.approx(27)
+    assert sw.gains(4, 4) == pytest.approx([27 / 25, 30 / 24, 26 / 26])   # paired by repeat
+    v = sw.verdict().splitlines()
+    assert v[1].startswith("4 slots: 4 in flight gave 1.08x the tokens/s of 1 in flight")
+    assert "range 1.00-1.25x" in v[1] and "ideal batching: at most 4x" in v[1]
+    assert "ideal batching: at most 1x" in v[0]
+    assert "3 repeats x 4 prompts" in sw.plan() and "timeout 30 s" in sw.plan()
+    assert sw.weights_gb_per_s == pytest.approx(0.098 * 25)
+
+
+def test_figure_shares_one_y_axis_and_has_no_conclusion_in_its_title():
+    sw = made_sweep(CPU_LIKE)
+    fig, axes = server_batching.slots_figure(sw)
+    assert len(axes) == 2
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    axes[1].set_ylim(0, 7)                                           # shared: one moves the other
+    assert axes[0].get_ylim() == (0, 7)
+    title = fig._suptitle.get_text()
+    assert "3 repeats" in title and "only" not in title and "help" not in title
+    ideal = [ln for ln in axes[1].get_lines() if ln.get_label().startswith("ideal batching")][0]
+    assert list(ideal.get_ydata()) == pytest.approx([25, 100])       # 4x the measured median at c=1
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()][-1].startswith("measured (this run)")
+
+
+def test_sizing_fits_the_budget_and_never_starves_the_slots():
+    n, max_tokens, est, notes = server_batching._size(0.4, 4, 3, 20.0, 4, 8)
+    assert n == 4 and max_tokens == 16 and est <= 20 and notes == ()
+    n, max_tokens, est, notes = server_batching._size(0.1, 4, 3, 20.0, 4, 8)
+    assert n == 8                                                    # fast: more prompts, capped
+    n, max_tokens, est, notes = server_batching._size(1.0, 4, 3, 20.0, 4, 8)
+    assert n == 4 and max_tokens < 16 and est <= 20.5 and "slow" in notes[0]   # busy: shorter answers
+
+
+@pytest.mark.parametrize("kw", [{"n_parallels": ()}, {"concurrencies": (0, 4)}, {"concurrencies": (4, 4)},
+                                {"repeats": 0}, {"budget_s": -1}, {"n_parallels": (1.5,)}])
+def test_bad_arguments(kw):
+    with pytest.raises(ValueError, match="must"):
+        server_batching.local_slots_sweep(**kw)
 
 
 def test_tiny_real_sweep():
@@ -34,6 +81,9 @@ def test_tiny_real_sweep():
         local_model.gguf_path()
     except Exception as e:
         pytest.skip(str(e))
-    runs = server_batching.local_slots_sweep(n_parallels=(2,), concurrencies=(1, 2), n_prompts=2, max_tokens=4)
-    assert set(runs) == {(2, 1), (2, 2)}
-    assert all(r.n_errors == 0 and r.tokens_per_s > 0 for r in runs.values())
+    sw = server_batching.local_slots_sweep(n_parallels=(2,), concurrencies=(1, 2), repeats=2, budget_s=2,
+                                           progress=False)
+    assert set(sw.runs) == {(2, 1), (2, 2)} and sw.repeats == 2 and sw.n_prompts == 2
+    assert all(len(rs) == 2 and all(r.n_errors == 0 and r.tokens_per_s > 0 for r in rs)
+               for rs in sw.runs.values())
+    assert sw.single_s > 0 and sw.timeout_s >= 30
