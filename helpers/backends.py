@@ -143,13 +143,25 @@ def check_reachable(b: Backend, timeout_s: float = 5.0) -> None:
     _checked.add((b.base_url, b.model, b.api_key))
 
 
+def stall_limit_s(timeout_s: float, max_retries: int) -> float:
+    """The longest a call can wait on a server that stopped answering (lesson 01):
+    every attempt waits up to `timeout_s`, and the OpenAI SDK sleeps 0.5 s, 1 s, 2 s, ...
+    (at most 8 s) between attempts (openai/_base_client.py, _calculate_retry_timeout)."""
+    backoff = sum(min(0.5 * 2 ** i, 8.0) for i in range(max_retries))
+    return (max_retries + 1) * timeout_s + backoff
+
+
 def chat_model(*, backend: str | None = None, server=None, timeout: float | None = None,
                max_retries: int | None = None, check: bool = True, **kwargs):
     """A `ChatOpenAI` for the chosen backend, with safe, explicit settings.
 
-    timeout: seconds to wait for an answer (default LLM_TIMEOUT or 60); connecting
-    gives up after 5 s. max_retries: extra attempts after a 429/5xx/connection
-    error (default LLM_MAX_RETRIES or 2, the OpenAI SDK's own default).
+    timeout: seconds to wait for the next bytes of an answer (default LLM_TIMEOUT or
+    60); connecting gives up after 5 s. It bounds each wait, not the whole call: a
+    stream that keeps sending never times out, and a timed-out attempt is retried.
+    max_retries: extra attempts after a 429/5xx/connection error or a timeout
+    (default LLM_MAX_RETRIES or 2, the OpenAI SDK's own default). So a server that
+    stops answering makes a call fail after at most `stall_limit_s(timeout, max_retries)`
+    seconds: about 3 x 60 s + 1.5 s of back-off with the defaults (lesson 01).
     Anything else (temperature, max_tokens, model, default_headers, ...) goes
     straight to ChatOpenAI. backend= picks a backend for this model only
     (e.g. "local" beside the default "sim"); server= points at a particular

@@ -118,3 +118,26 @@ def test_openai_key_never_follows_another_servers_url(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(BackendError, match="OPENAI_API_KEY"):
         resolve_backend("openai")  # LLM_API_KEY is not an OpenAI key
+
+
+def test_stall_limit_follows_the_sdk_backoff():
+    assert backends.stall_limit_s(60, 2) == 181.5     # 3 attempts x 60 s + 0.5 s + 1 s
+    assert backends.stall_limit_s(60, 0) == 60
+    assert backends.stall_limit_s(10, 6) == 70 + 0.5 + 1 + 2 + 4 + 8 + 8
+
+
+def test_a_stalled_server_fails_after_every_attempt_waited_and_within_the_stated_limit():
+    """timeout= bounds each wait, and the SDK retries after a timeout: the call lasts about
+    (max_retries + 1) x timeout, never forever and never just one timeout."""
+    from helpers import start_simulator
+
+    srv = start_simulator()
+    llm = chat_model(timeout=0.6, max_retries=1, default_headers={"X-Sim-Fault": "stall"})
+    before = srv.stats()["requests_total"]
+    t0 = time.perf_counter()
+    with pytest.raises(openai.APITimeoutError):
+        llm.invoke("hello")
+    elapsed = time.perf_counter() - t0
+    assert srv.stats()["requests_total"] - before == 2           # both attempts reached the server
+    assert elapsed >= 2 * 0.6                                    # each attempt waited its timeout
+    assert elapsed <= backends.stall_limit_s(0.6, 1) + 10        # bounded (generous for a busy CPU)
