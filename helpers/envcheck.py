@@ -53,12 +53,17 @@ def check_python(version: tuple | None = None) -> CheckResult:
                        "install Python 3.11 or newer, then run `python course.py lab` with it")
 
 
-def pinned_versions(path: Path = ROOT / "requirements.txt") -> dict[str, str]:
-    """The versions the course was tested with, from requirements.txt (lesson 00)."""
+def pinned_versions(path: Path | None = None) -> dict[str, str]:
+    """The versions the course was tested with (lesson 00): from requirements.txt in a
+    checkout, or from the installed course package's own metadata (a wheel install)."""
+    path = path or ROOT / "requirements.txt"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
-        return {}
+        try:
+            lines = metadata.requires("invoke-stream-batch") or [] if path == ROOT / "requirements.txt" else []
+        except metadata.PackageNotFoundError:
+            lines = []
     pins = (re.match(r"\s*([A-Za-z0-9_.-]+)==([^\s#;]+)", line) for line in lines)
     return {m.group(1).lower(): m.group(2) for m in pins if m}
 
