@@ -18,6 +18,7 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -104,8 +105,7 @@ def resolve_backend(name: str | None = None) -> Backend:
                                "ask_for_openai_key(), or use LLM_BACKEND=sim to run offline.")
         # Only OpenAI's own URL (or OPENAI_BASE_URL), never LLM_BASE_URL: a key must not
         # follow a leftover compatible-server URL to another host.
-        return Backend("openai", os.environ.get("OPENAI_BASE_URL", OPENAI_URL).rstrip("/"),
-                       os.environ.get("LLM_MODEL", DEFAULT_OPENAI_MODEL), key)
+        return Backend("openai", _openai_url(), os.environ.get("LLM_MODEL", DEFAULT_OPENAI_MODEL), key)
     if name == "compatible":
         url, model = os.environ.get("LLM_BASE_URL"), os.environ.get("LLM_MODEL")
         if not url or not model:
@@ -113,6 +113,20 @@ def resolve_backend(name: str | None = None) -> Backend:
                                "and LLM_MODEL: set both in .env or the environment.")
         return Backend("compatible", url.rstrip("/"), model, os.environ.get("LLM_API_KEY") or "not-needed")
     raise BackendError(f"Unknown LLM_BACKEND={name!r}: use one of {', '.join(BACKENDS)}.")
+
+
+def _openai_url() -> str:
+    """OPENAI_BASE_URL, but only to OpenAI over HTTPS unless the learner says otherwise:
+    a stray .env must not send the OpenAI key to another host, or over plain HTTP."""
+    url = os.environ.get("OPENAI_BASE_URL", OPENAI_URL).rstrip("/")
+    parts = urlsplit(url)
+    if os.environ.get("LLM_ALLOW_OPENAI_URL", "").strip() == "1":
+        return url
+    if parts.scheme != "https" or parts.hostname != "api.openai.com":
+        raise BackendError(f"OPENAI_BASE_URL={url[:80]!r} would send your OpenAI key to another host or "
+                           "over plain HTTP: remove it, use LLM_BACKEND=compatible for other servers, "
+                           "or set LLM_ALLOW_OPENAI_URL=1 if you really mean it.")
+    return url
 
 
 _checked: set[tuple[str, str, str]] = set()

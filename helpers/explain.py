@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 
 import openai
 
@@ -18,17 +19,30 @@ from .errors import CourseError
 EXPLAINED = (CourseError, openai.APIError)
 
 
+KEY_LIKE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_\-]{8,}")
+
+
 def _redact(text: str) -> str:
+    """Mask the configured keys and anything shaped like an OpenAI key (sk-...)."""
     for var in ("OPENAI_API_KEY", "LLM_API_KEY"):
         key = os.environ.get(var)
         if key and len(key) > 6:
             text = text.replace(key, mask(key))
-    return text
+    return KEY_LIKE.sub(lambda m: mask(m.group(0)), text)
 
 
 def explain(exc: BaseException) -> str:
-    """One line for a learner: what happened, then what to do."""
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """One line for a learner: what happened, then what to do. Never raises: it runs
+    inside IPython's error handler, which would switch itself off if it did."""
+    try:
+        return _explain(exc)
+    except Exception:  # noqa: BLE001 -- e.g. an exception whose __str__ fails
+        return f"{type(exc).__name__} (its message could not be shown; %tb shows the traceback)"
+
+
+def _explain(exc: BaseException) -> str:
+    text = _redact(str(exc))              # redact the whole message first, then cut it
+    msg = text.splitlines()[0] if text else type(exc).__name__
     if isinstance(exc, CourseError):
         line = msg
     elif isinstance(exc, openai.APITimeoutError):
@@ -36,6 +50,9 @@ def explain(exc: BaseException) -> str:
                 "if answers are just long, or check the server.")
     elif isinstance(exc, openai.APIConnectionError):
         line = _connection_advice()
+    elif isinstance(exc, openai.RateLimitError) and "insufficient_quota" in text:
+        line = ("Out of quota or credit (HTTP 429 insufficient_quota): retrying will not help; "
+                "check your plan and billing, or use LLM_BACKEND=sim to run offline.")
     elif isinstance(exc, openai.RateLimitError):
         line = (f"Rate limited (HTTP 429) and no retries were left: lower max_concurrency, add a "
                 f"rate_limiter, or raise max_retries. Server said: {msg[:160]}")
@@ -76,7 +93,8 @@ def show_error(shell, etype, evalue, tb, tb_offset=None):
     Returning it as the (one-line) traceback keeps it a real error output, so the
     cell still counts as failed (Run All stops, nbval reports it)."""
     stb = [f"\x1b[31m✘ {type(evalue).__name__}: {explain(evalue)}\x1b[0m  (full traceback: %tb)"]
-    shell._showtraceback(etype, evalue, stb)  # ipykernel sends it as the cell's error output
+    with contextlib.suppress(Exception):  # never raise here: IPython would drop the handler
+        shell._showtraceback(etype, evalue, stb)  # ipykernel sends it as the cell's error output
     return stb
 
 

@@ -141,3 +141,55 @@ def test_a_stalled_server_fails_after_every_attempt_waited_and_within_the_stated
     assert srv.stats()["requests_total"] - before == 2           # both attempts reached the server
     assert elapsed >= 2 * 0.6                                    # each attempt waited its timeout
     assert elapsed <= backends.stall_limit_s(0.6, 1) + 10        # bounded (generous for a busy CPU)
+
+
+@pytest.mark.parametrize("url", ["http://api.openai.com/v1", "https://another-host.example/v1",
+                                 "http://127.0.0.1:9/v1"])
+def test_openai_key_never_follows_a_stray_openai_base_url(monkeypatch, url):
+    monkeypatch.setenv("LLM_BACKEND", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    with pytest.raises(BackendError) as e:
+        resolve_backend()
+    assert one_line(str(e.value)) and "LLM_ALLOW_OPENAI_URL=1" in str(e.value)
+    assert FAKE_KEY not in str(e.value)
+    monkeypatch.setenv("LLM_ALLOW_OPENAI_URL", "1")       # the learner says they mean it
+    assert resolve_backend().base_url == url.rstrip("/")
+
+
+def test_openai_default_and_official_url_are_accepted(monkeypatch):
+    monkeypatch.setenv("LLM_BACKEND", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    assert resolve_backend().base_url == "https://api.openai.com/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1/")
+    assert resolve_backend().base_url == "https://api.openai.com/v1"
+
+
+def _status_error(cls, code: int, message: str):
+    import httpx
+    response = httpx.Response(code, request=httpx.Request("POST", "http://127.0.0.1/v1/chat/completions"))
+    return cls(message, response=response, body=None)
+
+
+def test_explain_redacts_the_whole_message_before_cutting_it(monkeypatch):
+    long_key = "sk-proj-" + "A1b2C3d4" * 20                 # 168 characters: longer than the cut
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)     # a key the course never saw
+    line = explain(_status_error(openai.BadRequestError, 400, f"Incorrect API key provided: {long_key}."))
+    assert "A1b2C3d4A1b2" not in line and "sk-…" in line
+
+
+def test_explain_never_raises_even_when_the_error_cannot_be_printed():
+    class Unprintable(openai.APIError):
+        def __str__(self):
+            raise RuntimeError("no")
+    err = Unprintable.__new__(Unprintable)
+    line = explain(err)
+    assert "Unprintable" in line and one_line(line)
+
+
+def test_explain_says_a_quota_429_is_not_fixed_by_retrying():
+    line = explain(_status_error(openai.RateLimitError, 429,
+                                 "Error code: 429 - {'error': {'code': 'insufficient_quota'}}"))
+    assert "retrying will not help" in line
+    plain = explain(_status_error(openai.RateLimitError, 429, "Error code: 429 - rate limit"))
+    assert "retrying will not help" not in plain and "max_concurrency" in plain
