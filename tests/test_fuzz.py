@@ -26,7 +26,7 @@ FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 ROUTES = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/v1/sim/stats",
           "/v1/sim/stats/reset", "/v1/sim/config"]
-DELIBERATE_FAULTS = ("stall", "500", "drop")  # tested in test_server.py / test_reliability.py
+DELIBERATE_FAULTS = ("stall", "500", "drop", "hold")  # tested in test_server.py / test_reliability.py
 
 
 def error_shape(body) -> bool:
@@ -139,8 +139,8 @@ headers = st.dictionaries(
 
 
 def safe_headers(h: dict) -> dict:
-    fault = h.get("x-sim-fault", "").strip().lower().partition(":")[0]
-    if fault in DELIBERATE_FAULTS:
+    faults = [f.strip().partition(":")[0] for f in h.get("x-sim-fault", "").lower().split(",")]
+    if any(f in DELIBERATE_FAULTS for f in faults):
         h = {k: v for k, v in h.items() if k != "x-sim-fault"}
     return {k: v.encode("utf-8") for k, v in h.items()}  # bytes on the wire
 

@@ -5,12 +5,13 @@ shared 2-core machine are noisy, so these tests assert outcomes and counts: ever
 request ends as a complete answer or an OpenAI-shaped 429, nothing is lost, the
 server's counters come back to zero, and a fault ends in one line, not a hang.
 """
+import asyncio
 import time
 
+import httpx
 import pytest
 
-from benchmarks.load_faults import (cell_text, kernel_env, kill_and_restart, run_cells, run_drops,
-                                    run_load)
+from benchmarks.load_faults import cell_text, kernel_env, kill_and_restart, run_cells, run_load
 from helpers.simulator import start_simulator
 
 SCALE = 0.1  # the course's test time scale
@@ -52,15 +53,76 @@ def test_distinct_keys_under_default_limits():
     assert len(r.server_after["by_key"]) == 64
 
 
+async def _until(base_url: str, ok, what: str, timeout_s: float = 60.0) -> dict:
+    """Poll /v1/sim/stats until ok(stats): waits for events, not for time (the timeout
+    only turns a hang into a failure)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=10) as c:
+        while True:
+            st = (await c.get(base_url + "/sim/stats")).json()
+            if ok(st):
+                return st
+            assert time.monotonic() < deadline, f"waited {timeout_s} s for {what}: {st}"
+            await asyncio.sleep(0.01)
+
+
+async def _drops(base_url: str, n_mid: int, n_queued: int, slots: int) -> dict:
+    """n_mid clients read 3 SSE lines, then hang up; n_queued hang up while queued.
+
+    `X-Sim-Fault: hold:drops:3` holds each answer after 3 tokens, so no request can
+    finish before its client leaves, and the steps below wait on the server's counters.
+    """
+    url = base_url + "/chat/completions"
+    body = {"model": "sim", "messages": [{"role": "user", "content": "Explain streaming"}],
+            "stream": True, "max_tokens": 400}
+    hang_up, got_lines = asyncio.Event(), []
+
+    async def mid(client):
+        async with client.stream("POST", url, json=body, headers={"X-Sim-Fault": "hold:drops:3"}) as r:
+            lines, k = r.aiter_lines(), 0  # (kept open: closing the iterator hangs up)
+            while k < 3:
+                k += (await anext(lines)).startswith("data: ")
+            got_lines.append(k)
+            await hang_up.wait()
+
+    async def queued(client):
+        async with client.stream("POST", url, json=body):
+            raise AssertionError("a queued request got an answer while every slot was held")
+
+    limits = httpx.Limits(max_connections=n_mid + n_queued + 4)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        httpx.post(base_url + "/sim/stats/reset", timeout=5)
+        mids = [asyncio.ensure_future(mid(client)) for _ in range(n_mid)]
+        st = await _until(base_url, lambda st: st["held"].get("drops") == slots
+                          and st["queue_depth"] == n_mid - slots, "every slot held, the rest queued")
+        waiting = [asyncio.ensure_future(queued(client)) for _ in range(n_queued)]
+        await _until(base_url, lambda st: st["queue_depth"] == n_mid - slots + n_queued, "more queued")
+        for task in waiting:  # these clients give up before any byte
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        after_queue = await _until(base_url, lambda st: st["cancelled"] == n_queued
+                                   and st["queue_depth"] == n_mid - slots, "queued clients cancelled")
+        hang_up.set()  # held clients leave; each next one reads 3 lines and leaves at once
+        await asyncio.wait_for(asyncio.gather(*mids), timeout=120)
+    final = await _until(base_url, lambda st: st["in_flight"] == 0, "every request gone")
+    return {"held_at_start": st, "after_queue": after_queue, "final": final,
+            "released": httpx.post(base_url + "/sim/release", json={"name": "drops"}).json()["released"],
+            "clients_got_3_lines": sum(k >= 3 for k in got_lines)}
+
+
 def test_dropped_clients_free_every_slot_and_queue_place():
     srv = start_simulator(time_scale=SCALE, seed=0, rpm=0, tpm=0)
-    d = run_drops(srv, n_mid=100, n_queued=20, max_tokens=400)
+    slots = srv.latency_profile().slots
+    d = asyncio.run(_drops(srv.base_url, n_mid=100, n_queued=20, slots=slots))
     assert d["clients_got_3_lines"] == 100
-    h = d["health"]
-    assert (h["busy_slots"], h["queue_depth"], h["in_flight"]) == (0, 0, 0), d
+    # the queued clients that hung up left the queue, and nothing else moved
+    assert d["after_queue"]["busy_slots"] == slots and d["after_queue"]["completed"] == 0
+    f = d["final"]
+    assert (f["busy_slots"], f["queue_depth"], f["in_flight"], f["held"]) == (0, 0, 0, {}), f
     # each dropped request is cancelled exactly once and none runs on to the end
-    assert d["cancelled"] == d["requests_total"] == 120 and d["completed"] == 0, d
-    assert d["errors_5xx"] == 0
+    assert f["cancelled"] == f["attempts"] == 120 and f["completed"] == 0, f
+    assert f["failed_5xx"] == f["rejected_429"] == 0 and d["released"] == 0
+    assert f["tokens_after_disconnect"] == 0 and f["cancelled_tokens"] == f["completion_tokens"] >= 300
     assert run_load(srv, n=4, max_tokens=8, warmup=0).completed == 4  # still serving
 
 

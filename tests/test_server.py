@@ -4,6 +4,7 @@ import base64
 import json
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -82,19 +83,54 @@ def test_chatopenai_invoke_stream_batch(sim):
     assert st["peak_in_flight"] == 3 and st["requests_total"] == 9
 
 
+def release(srv, name: str) -> int:
+    """Let the requests held by X-Sim-Fault: hold:<name> go on; how many there were."""
+    return httpx.post(srv.base_url + "/sim/release", json={"name": name}, timeout=5).json()["released"]
+
+
+def wait_stats(srv, ok, timeout_s: float = 30.0) -> dict:
+    """Poll the counters until ok(stats) holds: waits for an event, not for a time.
+    The timeout only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        st = srv.stats()
+        if ok(st) or time.monotonic() > deadline:
+            return st
+        time.sleep(0.01)
+
+
 def test_async_api(sim):
     m = lc(sim)
+    held = lc(sim, default_headers={"X-Sim-Fault": "hold:abatch12"})
 
     async def go():
         a = await m.ainvoke("Explain invoke")
         parts = [c.content async for c in m.astream("Explain invoke")]
         sim.reset_stats()
-        outs = await m.abatch([f"Explain latency {i}" for i in range(12)])
-        return a, parts, outs
+        batch = asyncio.ensure_future(held.abatch([f"Explain latency {i}" for i in range(12)]))
+        # every request waits at the server until released, so all that abatch lets out
+        # at once are in flight together, however busy the machine is
+        st = await asyncio.to_thread(wait_stats, sim, lambda st: st["held"].get("abatch12", 0) >= 12)
+        n = release(sim, "abatch12")
+        return a, parts, await batch, st, n
 
-    a, parts, outs = asyncio.run(go())
+    a, parts, outs, st, n = asyncio.run(go())
     assert a.content and len(parts) > 5 and len(outs) == 12
-    assert sim.stats()["peak_in_flight"] == 12  # abatch's default concurrency is unbounded
+    assert n == 12 and st["in_flight"] == 12  # abatch's default concurrency is unbounded
+    assert sim.stats()["peak_in_flight"] == 12
+
+
+def test_held_requests_wait_for_release_and_count_in_flight(sim):
+    sim.reset_stats()
+    with ThreadPoolExecutor(3) as pool:
+        futs = [pool.submit(post, sim, {"model": "sim", "messages": PROMPT, "max_tokens": 3},
+                            headers={"X-Sim-Fault": "hold:trio"}) for _ in range(3)]
+        st = wait_stats(sim, lambda st: st["held"].get("trio") == 3)
+        assert st["in_flight"] == 3 and st["completed"] == 0 and not any(f.done() for f in futs)
+        assert release(sim, "trio") == 3
+        assert [f.result().status_code for f in futs] == [200] * 3
+    assert release(sim, "trio") == 0 and sim.stats()["held"] == {}
+    assert httpx.post(sim.base_url + "/sim/release", json={}).status_code == 400
 
 
 def test_streaming_sends_text_before_the_end(sim):
@@ -113,7 +149,68 @@ def test_429_then_retry_succeeds(sim):
     sim.reset_stats()
     assert m.invoke("Explain retries").content
     st = sim.stats()
-    assert st["rejected_429"] == 2 and st["completed"] == 1
+    # what went over the wire: 3 attempts, 2 rejected, 1 answer (lesson 01 prints these)
+    assert (st["attempts"], st["rejected_429"], st["failed_5xx"], st["completed"]) == (3, 2, 0, 1)
+    row = next(iter(st["by_key"].values()))
+    assert {k: row[k] for k in ("attempts", "rejected_429", "completed")} == \
+        {"attempts": 3, "rejected_429": 2, "completed": 1}  # the same row shape per key
+
+
+ROW = ("attempts", "rejected_429", "failed_5xx", "broken", "completed", "cancelled", "in_flight")
+
+
+def test_every_attempt_ends_in_exactly_one_counter(sim):
+    """attempts = rejected_429 + failed_5xx + broken + completed + cancelled + in_flight."""
+    sim.reset_stats()
+    lc(sim, max_retries=2, default_headers={"X-Sim-Fault": "500:1"}).invoke("hi")
+    with pytest.raises(openai.RateLimitError):
+        lc(sim, max_retries=1, default_headers={"X-Sim-Fault": "429"}).invoke("hi")
+    with pytest.raises(openai.APIConnectionError):
+        list(lc(sim, default_headers={"X-Sim-Fault": "drop"}).stream("Explain streaming"))
+    st = wait_stats(sim, lambda st: st["in_flight"] == 0)
+    got = {k: st[k] for k in ROW}
+    assert got == {"attempts": 5, "rejected_429": 2, "failed_5xx": 1, "broken": 1, "completed": 1,
+                   "cancelled": 0, "in_flight": 0}, got
+    assert st["requests_total"] == st["attempts"] and st["errors_5xx"] == st["failed_5xx"]  # old names
+
+
+def test_role_chunk_goes_out_with_the_first_token():
+    """Like vLLM/OpenAI: no early role-only write at admission (one ASGI send holds both)."""
+    from helpers.llm_server.app import create_app
+    app = create_app(time_scale=0.01)
+    body = json.dumps({"model": "sim", "messages": PROMPT, "stream": True}).encode()
+    sent, request_done = [], []
+
+    async def receive():
+        if not request_done:
+            request_done.append(1)
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected
+
+    async def send(msg):
+        sent.append(msg)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": [],
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("sim", 80)}
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 20))
+    bodies = [m["body"] for m in sent if m["type"] == "http.response.body"]
+    first = [json.loads(line[6:]) for line in bodies[0].decode().split("\n\n") if line.startswith("data: {")]
+    assert first[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert len(first) >= 2 and first[1]["choices"][0]["delta"]["content"]  # text in the same write
+    headers = dict(sent[0]["headers"])
+    assert float(headers[b"x-sim-overhead-ms"]) > 0 and b"x-sim-prefill-ms" in headers
+
+
+def test_overhead_and_prefill_are_reported_apart(client):
+    from helpers.llm_server.latency import get_profile
+    p = get_profile("hosted-small", 0.05)
+    for words in (2, 2000):
+        raw = client.chat.completions.with_raw_response.create(
+            model="sim", max_tokens=2, messages=[{"role": "user", "content": "word " * words}])
+        h, usage = raw.headers, raw.parse().usage
+        overhead, prefill = float(h["x-sim-overhead-ms"]) / 1000, float(h["x-sim-prefill-ms"]) / 1000
+        assert overhead == pytest.approx(p.overhead_s, rel=0.06)  # the same for any prompt (±jitter)
+        assert prefill == pytest.approx(usage.prompt_tokens / p.prefill_tokens_per_s, rel=0.06, abs=1e-4)
 
 
 def test_permanent_429_raises_rate_limit_error(sim):
@@ -136,20 +233,46 @@ def test_rate_limit_per_key_with_retry_after():
     assert other.status_code == 200  # limits are per key
 
 
-def test_disconnect_mid_stream_frees_the_slot():
+def read_then_hang_up(srv, fault: str, n_lines: int = 4, max_tokens: int = 200) -> int:
+    """Stream with X-Sim-Fault, read n_lines SSE events, hang up; the content tokens read."""
+    body = {"model": "sim", "messages": PROMPT, "stream": True, "max_tokens": max_tokens}
+    read = 0
+    with httpx.stream("POST", srv.base_url + "/chat/completions", json=body, timeout=10,
+                      headers={"X-Sim-Fault": fault}) as r:
+        for i, line in enumerate(ln for ln in r.iter_lines() if ln.startswith("data: {")):
+            read += bool(json.loads(line[6:])["choices"][0]["delta"].get("content"))
+            if i + 1 >= n_lines:
+                break
+    return read
+
+
+def test_disconnect_mid_stream_frees_the_slot_and_stops_writing():
     srv = start_simulator(time_scale=0.05, seed=0, slots=1)
     srv.reset_stats()
-    body = {"model": "sim", "messages": PROMPT, "stream": True, "max_tokens": 200}
-    with httpx.stream("POST", srv.base_url + "/chat/completions", json=body, timeout=10) as r:
-        for i, _ in enumerate(r.iter_lines()):
-            if i > 4:
-                break
-    deadline = time.time() + 3
-    while time.time() < deadline and srv.stats()["busy_slots"]:
-        time.sleep(0.02)
+    # held after 3 tokens, so the client always hangs up before the answer is done
+    read = read_then_hang_up(srv, "hold:midway:3")
+    st = wait_stats(srv, lambda st: st["in_flight"] == 0)
+    assert st["busy_slots"] == 0 and st["cancelled"] == 1 and st["completed"] == 0
+    assert release(srv, "midway") == 0  # the cancel ended it: nothing is left to resume
     st = srv.stats()
-    assert st["busy_slots"] == 0 and st["in_flight"] == 0 and st["cancelled"] == 1
-    assert st["completion_tokens"] < 100
+    assert read == 3 and st["completion_tokens"] == st["cancelled_tokens"] >= 3
+    assert st["tokens_after_disconnect"] == 0 and st["completion_tokens"] < 200
+
+
+def test_a_deaf_server_writes_on_after_the_client_left():
+    """X-Sim-Fault: deaf imitates servers that generate on after a disconnect:
+    every token is still written (and would be billed); the counters say so."""
+    srv = start_simulator(time_scale=0.05, seed=0, slots=1)
+    srv.reset_stats()
+    read = read_then_hang_up(srv, "deaf,hold:deafway:3")
+    wait_stats(srv, lambda st: st["cancelled"] == 1)  # it saw the client go
+    assert release(srv, "deafway") == 1               # ... and is still there, writing on
+    st = wait_stats(srv, lambda st: st["in_flight"] == 0)
+    assert read == 3 and st["completed"] == 0 and st["cancelled"] == 1
+    whole = httpx.post(srv.base_url + "/chat/completions", timeout=10, json={
+        "model": "sim", "messages": PROMPT, "max_tokens": 200}).json()["usage"]["completion_tokens"]
+    assert st["cancelled_tokens"] == st["completion_tokens"] == whole > 3  # the whole answer
+    assert 0 < st["tokens_after_disconnect"] <= whole - 3
 
 
 def test_stall_and_timeout(sim):

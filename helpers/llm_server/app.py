@@ -2,12 +2,22 @@
 
 Routes: POST /v1/chat/completions (JSON, or SSE with `stream: true`),
 GET /v1/models, POST /v1/embeddings, GET /health, and the simulator's own
-GET /v1/sim/stats, POST /v1/sim/stats/reset, GET /v1/sim/config.
+GET /v1/sim/stats, POST /v1/sim/stats/reset, GET /v1/sim/config and
+POST /v1/sim/release (body {"name": ...}: lets held requests go on).
 
-Per-request faults for lessons, via the header `X-Sim-Fault`:
+Per-request faults for lessons and tests, via the header `X-Sim-Fault`:
 `stall` (never answers), `429` / `500` (always), `429:N` / `500:N` (only the
 first N attempts, counted with the OpenAI SDK's `x-stainless-retry-count`),
-`drop` (a stream that breaks off after a few tokens).
+`drop` (a stream that breaks off after a few tokens),
+`deaf` (ignores a client that hangs up: writes the answer to the end, as some
+servers have done, e.g. ggml-org/llama.cpp#24496),
+`hold:NAME` (waits on arrival, counted in flight but not yet queued, until
+POST /v1/sim/release names it) and `hold:NAME:N` (a stream that waits after
+its first N tokens). Tests use holds to wait for events instead of the clock.
+
+Timing headers on every answer: x-sim-queue-ms (waiting for a slot),
+x-sim-overhead-ms (fixed per-request work), x-sim-prefill-ms (reading the
+prompt, without the overhead) and, for JSON answers, x-sim-generation-ms.
 """
 from __future__ import annotations
 
@@ -28,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import latency, text
-from .limits import RateLimiter, new_counters
+from .limits import ALIASES, RateLimiter, new_counters, new_row, with_aliases
 from .validate import BadRequest, parse_chat, parse_embeddings, read_json_body
 
 
@@ -88,6 +98,27 @@ class Simulator:
         self.limiter = RateLimiter(p.rpm_limit, p.tpm_limit, 60.0 * p.time_scale)
         self.stats = new_counters()
         self.ids = itertools.count(1)
+        self.holds: dict[str, asyncio.Event] = {}   # hold:NAME -> its release signal
+        self.held: dict[str, int] = {}              # hold:NAME -> requests waiting now
+
+    async def hold(self, name: str) -> None:
+        """Wait until POST /v1/sim/release names `name` (X-Sim-Fault: hold:NAME)."""
+        event = self.holds.setdefault(name, asyncio.Event())
+        self.held[name] = self.held.get(name, 0) + 1
+        try:
+            await event.wait()
+        finally:
+            self.held[name] -= 1
+            if not self.held[name]:
+                del self.held[name]
+
+    def release(self, name: str) -> int:
+        """Let every request held under `name` go on; returns how many there were."""
+        n = self.held.get(name, 0)
+        event = self.holds.pop(name, None)
+        if event is not None:
+            event.set()
+        return n
 
     def engine(self, model: str) -> Engine:
         name = self.models[model]
@@ -98,18 +129,20 @@ class Simulator:
         return self.engines[name]
 
     def count(self, key: str, field: str, n: int = 1) -> None:
-        self.stats[field] += n
-        per = self.stats["by_key"].setdefault(key, {"requests": 0, "rejected_429": 0,
-                                                     "completion_tokens": 0, "in_flight": 0})
-        name = "requests" if field == "requests_total" else field
-        per[name] = per.get(name, 0) + n  # every counter per key too (classroom dashboard)
-        if field == "in_flight":
-            per["peak_in_flight"] = max(per.get("peak_in_flight", 0), per["in_flight"])
+        """Add n to one counter, for the whole server and for the caller's row alike."""
+        field = ALIASES.get(field, field)
+        per = self.stats["by_key"].setdefault(key, new_row())
+        for row in (self.stats, per):
+            row[field] += n
+            if field == "in_flight":
+                row["peak_in_flight"] = max(row["peak_in_flight"], row["in_flight"])
 
     def snapshot(self) -> dict:
         queued = sum(len(e.sched.queue) for e in self.engines.values())
         busy = sum(e.sched.active for e in self.engines.values())
-        return {**self.stats, "queue_depth": queued, "busy_slots": busy}
+        by_key = {k: with_aliases(v) for k, v in self.stats["by_key"].items()}
+        return {**with_aliases(self.stats), "by_key": by_key, "queue_depth": queued,
+                "busy_slots": busy, "held": dict(self.held)}
 
 
 def api_key(request: Request) -> str:
@@ -122,16 +155,33 @@ def api_key(request: Request) -> str:
     return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def fault_for(request: Request) -> str | None:
-    """The fault this attempt should show, from X-Sim-Fault (see module docstring)."""
-    spec = request.headers.get("x-sim-fault", "").strip().lower()
+@dataclass(frozen=True)
+class Hold:
+    """X-Sim-Fault: hold:NAME (on arrival) or hold:NAME:N (after N streamed tokens)."""
+
+    name: str
+    after_tokens: int | None = None
+
+
+def faults_for(request: Request) -> tuple[str | Hold | None, bool]:
+    """(the fault this attempt should show, deaf?) from X-Sim-Fault. Several faults
+    may be listed, comma-separated: `deaf` goes with any other one (e.g. "deaf,hold:x:3")."""
+    parts = [p.strip() for p in request.headers.get("x-sim-fault", "").lower().split(",")]
+    others = [p for p in parts if p and p != "deaf"]
+    attempt = request.headers.get("x-stainless-retry-count", "0")
+    return parse_fault(others[0] if others else "", attempt), "deaf" in parts
+
+
+def parse_fault(spec: str, attempt: str = "0") -> str | Hold | None:
     if not spec:
         return None
+    if spec.startswith("hold:"):
+        name, _, n = spec[5:].partition(":")
+        return Hold(name, int(n) if n.isdigit() else None) if name else None
     kind, _, n = spec.partition(":")
     if n:
         try:
-            attempt = int(request.headers.get("x-stainless-retry-count", "0"))
-            return kind if attempt < int(n) else None
+            return kind if int(attempt) < int(n) else None
         except ValueError:
             return None
     return kind
@@ -144,8 +194,8 @@ async def chat_completions(request: Request) -> Response:
         req = parse_chat(await read_json_body(request, sim.cfg.max_body_bytes), sim.models)
     except BadRequest as e:
         return error(e.status, e.message, code=e.code, param=e.param)
-    sim.count(key, "requests_total")
-    fault = fault_for(request)
+    sim.count(key, "attempts")
+    fault, deaf = faults_for(request)
     if fault in ("429", "500"):
         return fault_response(sim, key, fault)
     eng = sim.engine(req.model)
@@ -161,13 +211,13 @@ async def chat_completions(request: Request) -> Response:
     tokens, finish = text.apply_limits(full, max_tokens, req.stop)
     speed = latency.jitter_factor(prof, sim.cfg.seed, text.last_user_text(req.messages))
     job = latency.Job(prompt_tokens, len(tokens), speed)
-    return ChatRun(sim, eng, key, req, job, tokens, finish, fault)
+    return ChatRun(sim, eng, key, req, job, tokens, finish, fault, deaf)
 
 
 def fault_response(sim: Simulator, key: str, fault: str) -> Response:
     if fault == "429":
         return rate_limited(sim, key, "Rate limit reached (simulated by X-Sim-Fault)", 1.0 * sim.cfg.profile.time_scale)
-    sim.count(key, "errors_5xx")
+    sim.count(key, "failed_5xx")
     return error(500, "The server had an error (simulated by X-Sim-Fault)", "server_error")
 
 
@@ -186,12 +236,14 @@ class ChatRun(Response):
     request leaves the queue or frees its slot at once.
     """
 
-    def __init__(self, sim, eng, key, req, job, tokens, finish, fault):
+    def __init__(self, sim, eng, key, req, job, tokens, finish, fault, deaf=False):
         self.sim, self.eng, self.key, self.req, self.job = sim, eng, key, req, job
-        self.tokens, self.finish, self.fault = tokens, finish, fault
+        self.tokens, self.finish, self.fault, self.deaf = tokens, finish, fault, deaf
         self.rid = f"chatcmpl-sim{next(sim.ids)}"
         self.background = None
         self.counted = False  # still counted as in flight?
+        self.written = 0      # completion tokens generated and sent so far
+        self.written_at_disconnect: int | None = None  # set when the client goes away
 
     def leave(self) -> None:
         """Stop counting this request as in flight (before its last bytes go out,
@@ -204,15 +256,19 @@ class ChatRun(Response):
         sim = self.sim
         sim.count(self.key, "in_flight")
         self.counted = True
-        sim.stats["peak_in_flight"] = max(sim.stats["peak_in_flight"], sim.stats["in_flight"])
         work = asyncio.ensure_future(self.run(send))
         gone = asyncio.ensure_future(wait_disconnect(receive))
         try:
             await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():
-                work.cancel()
+                self.written_at_disconnect = self.written
                 if self.counted:  # not already counted as completed or rejected
                     sim.count(self.key, "cancelled")
+                    sim.count(self.key, "cancelled_tokens", self.written)
+                if self.deaf:  # writes on into the closed connection (tokens_as_due counts them)
+                    await asyncio.wait({work})
+                else:
+                    work.cancel()
             (outcome,) = await asyncio.gather(work, return_exceptions=True)
             if isinstance(outcome, Exception):
                 raise outcome  # a bug, not a client going away: let the server log it
@@ -223,10 +279,25 @@ class ChatRun(Response):
             self.eng.poke()
             self.leave()
 
+    @property
+    def gone(self) -> bool:
+        """Has the client hung up (only a `deaf` request keeps running then)?"""
+        return self.written_at_disconnect is not None
+
+    def finish_counts(self) -> None:
+        """The answer is out: completed, unless its client hung up first (deaf fault)."""
+        self.sim.count(self.key, "prompt_tokens", self.job.prompt_tokens)
+        if self.gone:
+            return  # already counted as cancelled (see __call__)
+        self.sim.count(self.key, "completed")  # with leave(): idle /health means final counters
+        self.leave()
+
     async def run(self, send) -> None:
         eng, rid = self.eng, self.rid
         if self.fault == "stall":
             await asyncio.Event().wait()  # never answers; ends when the client gives up
+        if isinstance(self.fault, Hold) and self.fault.after_tokens is None:
+            await self.sim.hold(self.fault.name)
         t_arrive = eng.now()
         if not eng.sched.arrive(rid, t_arrive, self.job):
             resp = rate_limited(self.sim, self.key, "The server is overloaded: its queue is full", 1.0 * eng.sched.profile.time_scale)
@@ -237,8 +308,12 @@ class ChatRun(Response):
         while rid not in eng.sched.admitted:
             await eng.wait_until(eng.sched.next_event_s())
             eng.sched.advance(eng.now())
+        prof = eng.sched.profile
+        overhead_s = latency.overhead_s(prof, self.job.speed)
+        reading_s = latency.reading_s(prof, self.job.prompt_tokens, self.job.speed)
         timing = {"x-sim-queue-ms": f"{(eng.sched.admitted[rid] - t_arrive) * 1000:.1f}",
-                  "x-sim-prefill-ms": f"{(eng.sched.prefilling.get(rid, eng.sched.t) - eng.sched.admitted[rid]) * 1000:.1f}",
+                  "x-sim-overhead-ms": f"{overhead_s * 1000:.1f}",
+                  "x-sim-prefill-ms": f"{reading_s * 1000:.1f}",
                   "x-request-id": rid}
         if self.req.stream:
             await self.stream(send, timing)
@@ -252,8 +327,12 @@ class ChatRun(Response):
             eng.sched.advance(eng.now())
             done = eng.sched.tokens_done(rid)
             if done > sent:
-                yield self.tokens[sent:done]
                 self.sim.count(self.key, "completion_tokens", done - sent)
+                self.written += done - sent
+                if self.gone:  # a deaf server writing for nobody: still billed
+                    self.sim.count(self.key, "cancelled_tokens", done - sent)
+                    self.sim.count(self.key, "tokens_after_disconnect", done - sent)
+                yield self.tokens[sent:done]
                 sent = done
             if rid in eng.sched.finished and sent >= self.job.completion_tokens:
                 return
@@ -267,8 +346,9 @@ class ChatRun(Response):
         t_first = None
         async for _ in self.tokens_as_due():
             t_first = t_first or self.eng.now()
+        if isinstance(self.fault, Hold) and self.fault.after_tokens is not None:  # held before it is sent
+            await self.sim.hold(self.fault.name)
         self.eng.sched.advance(self.eng.now())
-        self.sim.count(self.key, "prompt_tokens", self.job.prompt_tokens)
         body = {"id": self.rid, "object": "chat.completion", "created": int(time.time()),
                 "model": self.req.model, "system_fingerprint": "sim",
                 "choices": [{"index": 0, "finish_reason": self.finish, "logprobs": None,
@@ -276,8 +356,7 @@ class ChatRun(Response):
                 "usage": self.usage()}
         gen_ms = (self.eng.now() - (t_first or self.eng.now())) * 1000
         resp = JSONResponse(body, headers={**timing, "x-sim-generation-ms": f"{gen_ms:.1f}"})
-        self.sim.count(self.key, "completed")  # with leave(): idle /health means final counters
-        self.leave()
+        self.finish_counts()
         await resp({"type": "http"}, None, send)
 
     def chunk(self, delta: dict, finish: str | None = None) -> bytes:
@@ -290,25 +369,34 @@ class ChatRun(Response):
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
         headers += [(k.encode(), v.encode()) for k, v in timing.items()]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": self.chunk({"role": "assistant", "content": ""}), "more_body": True})
+        # Like vLLM and OpenAI, the role-only chunk goes out with the first token, not at
+        # admission: "the first chunk has no text" is a parsing fact, not a time gap.
+        parts = [self.chunk({"role": "assistant", "content": ""})]
         first, n_sent = True, 0
+        hold = self.fault if isinstance(self.fault, Hold) and self.fault.after_tokens is not None else None
         async for toks in self.tokens_as_due():
-            parts = []
             for t in toks:
                 parts.append(self.chunk({"content": t.lstrip() if first else t}))
                 first = False
             await send({"type": "http.response.body", "body": b"".join(parts), "more_body": True})
+            parts = []
             n_sent += len(toks)
             if self.fault == "drop" and n_sent >= 3:
+                self.sim.count(self.key, "broken")
+                self.leave()
                 return  # break the stream off: the client sees a connection error
-        tail = self.chunk({}, self.finish)
-        self.sim.count(self.key, "prompt_tokens", self.job.prompt_tokens)
+            if hold and n_sent >= hold.after_tokens:  # keeps its slot, writes nothing meanwhile
+                self.eng.sched.pause(self.rid, self.eng.now())
+                await self.sim.hold(hold.name)
+                self.eng.sched.resume(self.rid, self.eng.now())
+                self.eng.poke()
+                hold = None
+        tail = b"".join(parts) + self.chunk({}, self.finish)  # (the role chunk, if no token at all)
         if self.req.include_usage:
             usage = {"id": self.rid, "object": "chat.completion.chunk", "created": int(time.time()),
                      "model": self.req.model, "choices": [], "usage": self.usage()}
             tail += b"data: " + json.dumps(usage).encode() + b"\n\n"
-        self.sim.count(self.key, "completed")  # with leave(): idle /health means final counters
-        self.leave()
+        self.finish_counts()
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
 
 
@@ -329,11 +417,10 @@ async def embeddings(request: Request) -> Response:
     prof = sim.engine(req.model).sched.profile
     n_tokens = sum(text.count_tokens(t) for t in req.inputs)
     limited = sim.limiter.check(key, sim.engine(req.model).now(), n_tokens)
-    sim.count(key, "requests_total")
+    sim.count(key, "attempts")
     if limited:
         return rate_limited(sim, key, f"Rate limit reached for {limited[0]} per minute", limited[1])
     sim.count(key, "in_flight")
-    sim.stats["peak_in_flight"] = max(sim.stats["peak_in_flight"], sim.stats["in_flight"])
     try:  # embeddings take no slot: the fixed overhead plus reading the texts
         await asyncio.sleep(latency.prefill_s(prof, n_tokens))
     finally:
@@ -369,13 +456,24 @@ async def stats(request: Request) -> Response:
 async def reset_stats(request: Request) -> Response:
     sim = request.app.state.sim
     keep = sim.stats["in_flight"]
-    per_key = {k: v.get("in_flight", 0) for k, v in sim.stats["by_key"].items() if v.get("in_flight")}
+    per_key = {k: v["in_flight"] for k, v in sim.stats["by_key"].items() if v["in_flight"]}
     sim.stats = new_counters()
     sim.stats["in_flight"] = sim.stats["peak_in_flight"] = keep
     for k, n in per_key.items():  # requests still running keep being counted per key
-        sim.stats["by_key"][k] = {"requests": 0, "rejected_429": 0, "completion_tokens": 0,
-                                  "in_flight": n, "peak_in_flight": n}
+        sim.stats["by_key"][k] = {**new_row(), "in_flight": n, "peak_in_flight": n}
     return JSONResponse(sim.snapshot())
+
+
+async def release(request: Request) -> Response:
+    """Let requests held by `X-Sim-Fault: hold:NAME` go on: body {"name": "NAME"}."""
+    try:
+        name = (await request.json())["name"]
+        if not isinstance(name, str) or not name:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return error(400, 'Send {"name": "<the NAME of X-Sim-Fault: hold:NAME>"}.', param="name")
+    n = request.app.state.sim.release(name.strip().lower())
+    return JSONResponse({"name": name, "released": n})
 
 
 async def config(request: Request) -> Response:
@@ -404,6 +502,7 @@ def create_app(profile: str = latency.DEFAULT_PROFILE, time_scale: float = 1.0, 
         Route("/v1/sim/stats", stats, methods=["GET"]),
         Route("/v1/sim/stats/reset", reset_stats, methods=["POST"]),
         Route("/v1/sim/config", config, methods=["GET"]),
+        Route("/v1/sim/release", release, methods=["POST"]),
     ], exception_handlers={HTTPException: http_error})
     app.state.sim = Simulator(SimConfig(prof, seed))
     return app

@@ -39,6 +39,7 @@ from pathlib import Path
 from starlette.responses import HTMLResponse, JSONResponse
 
 from .app import error, rate_limited
+from .limits import new_counters, new_row, with_aliases
 
 # Per student, when the instructor sets none: a lesson sends a few dozen requests a
 # minute at most; 8 in flight covers `batch()`'s default thread pool on a laptop.
@@ -201,11 +202,8 @@ class Classroom:
                 "queue_depth": snap["queue_depth"], "slots": self.sim.cfg.profile.slots}
 
     def student_view(self, name: str) -> dict:
-        per = self.sim.stats["by_key"].get(name, {})
-        fields = ("in_flight", "peak_in_flight", "completed", "cancelled", "rejected_429",
-                  "errors_5xx", "prompt_tokens", "completion_tokens")
-        return {"student": name, "requests_total": per.get("requests", 0),
-                **{f: per.get(f, 0) for f in fields}, "room": self.room(), "limits": self.limits()}
+        per = with_aliases(self.sim.stats["by_key"].get(name) or new_row())
+        return {"student": name, **per, "room": self.room(), "limits": self.limits()}
 
     def reset(self, name: str | None) -> None:
         """Zero one student's row (name) or everything (None), keeping what is in flight."""
@@ -214,10 +212,8 @@ class Classroom:
         for n in ([name] if name else list(rows)):
             if n in rows:
                 keep = rows[n].get("in_flight", 0)
-                rows[n] = {"requests": 0, "rejected_429": 0, "completion_tokens": 0,
-                           "in_flight": keep, "peak_in_flight": keep}
+                rows[n] = {**new_row(), "in_flight": keep, "peak_in_flight": keep}
         if name is None:
-            from .limits import new_counters
             fresh = new_counters()
             fresh["by_key"] = rows
             fresh["in_flight"] = fresh["peak_in_flight"] = stats["in_flight"]
@@ -232,9 +228,9 @@ class Classroom:
         students = []
         natural = lambda kv: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", kv[0])]  # noqa: E731
         for name, per in sorted(self.sim.stats["by_key"].items(), key=natural):
-            if name == INSTRUCTOR and not per.get("requests"):
+            if name == INSTRUCTOR and not per.get("attempts"):
                 continue
-            students.append({"name": name, "requests": per.get("requests", 0),
+            students.append({"name": name, "requests": per.get("attempts", 0),
                              "completed": per.get("completed", 0),
                              "in_flight": per.get("in_flight", 0),
                              "completion_tokens": per.get("completion_tokens", 0),
@@ -313,7 +309,7 @@ class ClassroomGate:
         room, sim = self.room, self.room.sim
         cap = room.max_inflight
         if cap is not None and room.inflight.get(name, 0) >= cap:
-            sim.count(name, "requests_total")
+            sim.count(name, "attempts")
             wait = 0.5 * sim.cfg.profile.time_scale
             resp = rate_limited(sim, name, f"Too many requests in flight: at most {cap} at once per "
                                            "student on this classroom server (lower max_concurrency)", wait)

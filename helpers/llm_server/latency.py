@@ -121,7 +121,17 @@ def jitter_factor(profile: Profile, seed: int, key: str) -> float:
 
 def prefill_s(profile: Profile, prompt_tokens: int, speed: float = 1.0) -> float:
     """Seconds from admission to the first token: overhead + reading the prompt."""
-    return (profile.overhead_s + prompt_tokens / profile.prefill_tokens_per_s) / speed
+    return overhead_s(profile, speed) + reading_s(profile, prompt_tokens, speed)
+
+
+def overhead_s(profile: Profile, speed: float = 1.0) -> float:
+    """The fixed per-request part of `prefill_s` (the same for any prompt)."""
+    return profile.overhead_s / speed
+
+
+def reading_s(profile: Profile, prompt_tokens: int, speed: float = 1.0) -> float:
+    """The prompt-reading part of `prefill_s` (prefill proper: grows with the prompt)."""
+    return prompt_tokens / profile.prefill_tokens_per_s / speed
 
 
 def decode_rate(profile: Profile, active: int, speed: float = 1.0) -> float:
@@ -162,14 +172,15 @@ class SlotScheduler:
         self.queue: list[object] = []
         self.prefilling: dict[object, float] = {}   # id -> time its prefill ends
         self.decoding: dict[object, float] = {}     # id -> decode tokens left
+        self.paused: dict[object, float] = {}       # id -> tokens left, slot kept (a test hold)
         self.admitted: dict[object, float] = {}
         self.first: dict[object, float] = {}
         self.finished: dict[object, float] = {}
 
     @property
     def active(self) -> int:
-        """Requests holding a slot (prefilling or decoding)."""
-        return len(self.prefilling) + len(self.decoding)
+        """Requests holding a slot (prefilling, decoding or paused)."""
+        return len(self.prefilling) + len(self.decoding) + len(self.paused)
 
     def arrive(self, rid: object, t: float, job: Job) -> bool:
         """A request reaches the server at time t. False if the queue is full (HTTP 429)."""
@@ -188,7 +199,20 @@ class SlotScheduler:
             self.queue.remove(rid)
         self.prefilling.pop(rid, None)
         self.decoding.pop(rid, None)
+        self.paused.pop(rid, None)
         self._admit()
+
+    def pause(self, rid: object, t: float) -> None:
+        """Stop decoding a request at time t but keep its slot (the simulator's hold fault)."""
+        self.advance(t)
+        if rid in self.decoding:
+            self.paused[rid] = self.decoding.pop(rid)
+
+    def resume(self, rid: object, t: float) -> None:
+        """Decode a paused request again from time t."""
+        self.advance(t)
+        if rid in self.paused:
+            self.decoding[rid] = self.paused.pop(rid)
 
     def forget(self, rid: object) -> None:
         """Drop the bookkeeping of a request that has ended."""
@@ -241,8 +265,9 @@ class SlotScheduler:
         job = self.jobs[rid]
         if rid in self.finished:
             return job.completion_tokens
-        if rid in self.decoding:
-            return job.completion_tokens - math.ceil(self.decoding[rid] - 1e-9)
+        left = self.decoding.get(rid, self.paused.get(rid))
+        if left is not None:
+            return job.completion_tokens - math.ceil(left - 1e-9)
         return 0
 
     def next_token_s(self, rid: object) -> float:

@@ -50,11 +50,38 @@ class RateLimiter:
         return None
 
 
+# One row shape for the whole server and for each API key (or student): the same
+# names, counted by the same call (`Simulator.count`), so they always agree.
+# Every attempt the server accepted for work ends as exactly one of
+# rejected_429, failed_5xx, broken, completed or cancelled, or is still in flight:
+#   attempts == rejected_429 + failed_5xx + broken + completed + cancelled + in_flight
+ROW_FIELDS = (
+    "attempts",          # requests received (each retry is one more), with a valid body
+    "rejected_429",      # answered 429: rate limit, full queue, or X-Sim-Fault: 429
+    "failed_5xx",        # answered 5xx (X-Sim-Fault: 500)
+    "broken",            # streams the server broke off mid-answer (X-Sim-Fault: drop)
+    "completed",         # whole answers delivered
+    "cancelled",         # the client went away before the end
+    "in_flight",         # received and not finished yet (queued, held or running)
+    "peak_in_flight",
+    "prompt_tokens", "completion_tokens",
+    "cancelled_tokens",          # tokens written for requests whose client went away
+    "tokens_after_disconnect",   # ...of those, written after the server saw the disconnect
+)
+# Older names, kept as read-only copies in /v1/sim/stats for code written before
+# the row had one shape: requests_total = attempts, errors_5xx = failed_5xx.
+ALIASES = {"requests_total": "attempts", "errors_5xx": "failed_5xx"}
+
+
+def new_row() -> dict:
+    return dict.fromkeys(ROW_FIELDS, 0)
+
+
 def new_counters() -> dict:
-    """The server's counters, as `/v1/sim/stats` reports them."""
-    return {
-        "in_flight": 0, "peak_in_flight": 0, "peak_queue_depth": 0,
-        "requests_total": 0, "completed": 0, "cancelled": 0,
-        "rejected_429": 0, "errors_5xx": 0,
-        "prompt_tokens": 0, "completion_tokens": 0, "by_key": {},
-    }
+    """The server's counters, as `/v1/sim/stats` reports them (plus queue and slots)."""
+    return {**new_row(), "peak_queue_depth": 0, "by_key": {}}
+
+
+def with_aliases(row: dict) -> dict:
+    """A copy of a row with the older names filled from the new ones."""
+    return {**row, **{old: row.get(new, 0) for old, new in ALIASES.items()}}
