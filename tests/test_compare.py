@@ -1,6 +1,6 @@
-"""Tests for helpers/compare.py (lesson 04): the three modes measured on the real
-simulator over loopback HTTP, the table built from them, the plots and the
-scenario -> mode widget."""
+"""Tests for helpers/compare.py (lesson 04): the same job done three ways on the real
+simulator over loopback HTTP (repeated, order rotated), the sizing, the verdicts and
+guesses computed from hand-made runs, the table, the plots and the scenario -> mode widget."""
 from __future__ import annotations
 
 import matplotlib
@@ -10,8 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import chat_model, compare, load_quiz  # noqa: E402
-from helpers.compare import ModeComparison, ModeResult, check_mapping, mapping_widget, mode_table  # noqa: E402
+from helpers import ____, chat_model, compare, load_quiz  # noqa: E402
+from helpers.compare import (JobRun, ModeComparison, ModeResult, Spread, check_mapping,  # noqa: E402
+                             mapping_widget, mode_table)
 
 PROMPTS = ["Why does streaming feel faster?", "When should I batch requests?",
            "What does invoke wait for?", "What is the difference between latency and throughput?",
@@ -32,8 +33,8 @@ def llm():
 @pytest.fixture(scope="module")
 def cmp(llm) -> ModeComparison:
     lines: list[str] = []
-    result = compare.run_modes(llm, PROMPTS, max_concurrency=4, label="sim", report=lines.append)
-    assert [line.split(":")[0] for line in lines] == ["invoke", "stream", "batch"]
+    result = compare.run_modes(llm, PROMPTS, max_concurrency=4, repeats=3, label="sim", report=lines.append)
+    assert [line.split(" (")[0] for line in lines] == ["repeat 1 of 3", "repeat 2 of 3", "repeat 3 of 3"]
     return result
 
 
@@ -42,62 +43,183 @@ def quiz():
     return load_quiz("04")
 
 
-# ---- measuring -----------------------------------------------------------------------------
+# ---- measuring, on the simulator ---------------------------------------------------------
 
-def test_stream_shows_text_before_invoke(cmp):
-    assert 0 < cmp.stream.perceived_latency_s < cmp.invoke.perceived_latency_s
-    assert cmp.first_text_winner == "stream"
-
-
-def test_batch_finishes_all_prompts_before_invoke(cmp):
-    assert cmp.batch.wall_s < cmp.invoke.wall_s
-    assert cmp.batch.tokens_per_s > cmp.invoke.tokens_per_s
-    assert cmp.throughput_winner == "batch"
+def test_stream_loop_shows_text_before_the_invoke_loop(cmp):
+    assert 0 < cmp.stream.first_text.median < cmp.invoke.first_text.median
+    assert cmp.winner("first_text_s")[0] == "stream"
 
 
-def test_batch_caller_waits_for_the_whole_list(cmp):
-    assert cmp.batch.perceived_latency_s == cmp.batch.wall_s
-    assert 0 < cmp.first_ready_s <= cmp.batch.wall_s
-    assert cmp.batch.perceived_latency_s > cmp.invoke.perceived_latency_s
+def test_batch_finishes_the_job_and_serves_the_mean_answer_sooner_than_the_invoke_loop(cmp):
+    assert cmp.batch.all_done.median < cmp.invoke.all_done.median
+    assert cmp.batch.mean_wait.median < cmp.invoke.mean_wait.median
+    assert cmp.winner("all_done_s")[0] == "batch" and cmp.speedup().median > 1
 
 
-def test_every_mode_is_complete_and_positive(cmp):
+def test_every_mode_does_the_whole_job_every_repeat(cmp):
     assert cmp.prompts == tuple(PROMPTS) and cmp.max_concurrency == 4 and cmp.label == "sim"
-    assert [m.mode for m in cmp.modes] == ["invoke", "stream", "batch"]
+    assert [m.mode for m in cmp.modes] == ["invoke", "stream", "batch"] and cmp.repeats == 3
     for m in cmp.modes:
-        assert m.n_requests == len(PROMPTS) and m.n_errors == 0
-        assert m.completion_tokens > 0 and m.tokens_per_s > 0 and m.requests_per_s > 0
-        assert 0 < m.perceived_latency_s <= m.wall_s and 0 < m.mean_request_s <= m.wall_s
+        assert len(m.runs) == 3 and m.n_errors == 0
+        for run in m.runs:
+            assert len(run.shown_s) == len(PROMPTS) and run.completion_tokens > 0
+            assert 0 < run.first_text_s <= run.mean_wait_s <= run.all_done_s
+    for run in cmp.batch.runs:   # batch() hands every answer over at once, when the list is done
+        assert set(run.shown_s) == {run.all_done_s} and 0 < run.first_ready_s <= run.all_done_s
+    for run in cmp.invoke.runs:  # one after another: each answer shows later than the one before
+        assert list(run.shown_s) == sorted(run.shown_s)
+    assert cmp.stream.runs[0].completion_tokens == cmp.invoke.runs[0].completion_tokens
     assert cmp.sample_answer.strip()
 
 
-def test_one_by_one_modes_take_about_as_long_per_answer(cmp):
-    assert cmp.stream.mean_request_s == pytest.approx(cmp.invoke.mean_request_s, rel=0.5)
-    assert cmp.stream.completion_tokens == cmp.invoke.completion_tokens
-
-
-@pytest.mark.parametrize("prompts, max_concurrency, text", [
-    ([], 4, "non-empty list"), ("one prompt", 4, "non-empty list"), (["ok", " "], 4, "non-empty string"),
-    (["ok"], 0, "max_concurrency"), (["ok"], True, "max_concurrency"), (["ok"], None, "max_concurrency"),
+@pytest.mark.parametrize("prompts, max_concurrency, repeats, text", [
+    ([], 4, 3, "non-empty list"), ("one prompt", 4, 3, "non-empty list"), (["ok", " "], 4, 3, "non-empty string"),
+    (["ok"], 0, 3, "max_concurrency"), (["ok"], True, 3, "max_concurrency"), (["ok"], None, 3, "max_concurrency"),
+    (["ok"], 4, 0, "repeats"), (["ok"], 4, "3", "repeats"),
 ])
-def test_bad_arguments_say_what_to_pass(llm, prompts, max_concurrency, text):
+def test_bad_arguments_say_what_to_pass(llm, prompts, max_concurrency, repeats, text):
     with pytest.raises(ValueError, match=text):
-        compare.run_modes(llm, prompts, max_concurrency)
+        compare.run_modes(llm, prompts, max_concurrency, repeats=repeats)
+
+
+# ---- fair order: warm-up first, then the modes rotate (no clock: the runs are faked) -------
+
+def test_warm_up_first_then_each_mode_goes_first_once(monkeypatch):
+    calls: list[str] = []
+
+    class Recorder:
+        def invoke(self, prompt, **kw):
+            calls.append(f"warm-up {kw}")
+
+    def loop(llm, prompts, mode):
+        calls.append(mode)
+        return JobRun(mode, (1.0,) * len(prompts), 2.0, 10), "answer"
+
+    def batch(llm, prompts, mc):
+        calls.append("batch")
+        return JobRun("batch", (1.0,) * len(prompts), 1.0, 10, 0, 0.5)
+
+    monkeypatch.setattr(compare, "_loop", loop)
+    monkeypatch.setattr(compare, "_batch", batch)
+    result = compare.run_modes(Recorder(), ["a", "b"], 2, repeats=3)
+    assert calls[0] == "warm-up {'max_tokens': 8}"
+    rounds = [tuple(calls[1 + 3 * i: 4 + 3 * i]) for i in range(3)]
+    assert rounds == list(result.orders) == list(compare.orders(3))
+    for position in range(3):    # every mode runs first, second and third once
+        assert {r[position] for r in rounds} == set(compare.MODES)
+    assert result.sample_answer == "answer"
+
+
+# ---- sizing the job to the backend ------------------------------------------------------
+
+def test_plan_keeps_the_whole_job_when_it_fits():
+    plan = compare.plan_job(0.13, n_max=8, budget_s=60)
+    assert (plan.n_prompts, plan.repeats, plan.shrunk) == (8, 3, False)
+    assert plan.estimate_s == pytest.approx(8 * 12 * 0.13)
+    assert str(plan) == "one answer took 0.13 s here: measuring all 8 prompts × 3 repeats, about 12 s"
+
+
+def test_plan_shrinks_the_prompts_not_the_repeats_and_says_so():
+    plan = compare.plan_job(1.0, n_max=8, budget_s=60)          # a 135M model on a busy CPU
+    assert (plan.n_prompts, plan.repeats, plan.shrunk) == (5, 3, True)
+    assert plan.estimate_s <= 60
+    assert "8 prompts × 3 repeats would take about 96 s: measuring 5 prompts instead" in str(plan)
+    slow = compare.plan_job(10.0, n_max=8, budget_s=60)
+    assert (slow.n_prompts, slow.repeats) == (2, 3) and "expect a wait" in str(slow)
+    assert compare.plan_job(0.1, n_max=8, repeats=1).repeats == 3
+    assert compare.plan_job(5.0, n_max=1).n_prompts == 1
+
+
+@pytest.mark.parametrize("answer_s, n_max, budget_s", [
+    (0, 8, 60), (-1, 8, 60), (float("nan"), 8, 60), ("1", 8, 60), (1.0, 0, 60), (1.0, 8, 0)])
+def test_plan_rejects_bad_numbers_in_one_line(answer_s, n_max, budget_s):
+    with pytest.raises(ValueError, match="must be"):
+        compare.plan_job(answer_s, n_max=n_max, budget_s=budget_s)
+
+
+# ---- verdicts computed from hand-made runs -------------------------------------------------
+
+def _runs(mode, first, done, n=4, tokens=120):
+    """One JobRun per repeat: first text at first[i], all done at done[i]."""
+    out = []
+    for f, d in zip(first, done):
+        shown = (d,) * n if mode == "batch" else tuple(f + (d - f) * k / n for k in range(n))
+        out.append(JobRun(mode, shown, d, tokens, 0, f if mode == "batch" else None))
+    return ModeResult(mode, tuple(out))
+
+
+def _fake(label, inv, st, b) -> ModeComparison:
+    """inv/st/b: ((first texts), (all done)) per repeat."""
+    return ModeComparison(label, 4, ("a", "b", "c", "d"), _runs("invoke", *inv), _runs("stream", *st),
+                          _runs("batch", *b), compare.orders(3), "text")
+
+
+SIM_LIKE = _fake("sim", ((0.13, 0.14, 0.13), (1.03, 1.05, 1.04)), ((0.02, 0.02, 0.03), (1.04, 1.02, 1.06)),
+                 ((0.37, 0.38, 0.36), (0.37, 0.38, 0.36)))
+# the local-model runs that contradicted the old prose: the loops 6.74 s vs 4.95 s, batch slower
+LOCAL_LIKE = _fake("local", ((1.7, 1.6, 1.8), (6.74, 6.5, 6.9)), ((0.4, 0.5, 0.4), (4.95, 4.5, 5.1)),
+                   ((13.0, 12.5, 14.0), (13.0, 12.5, 14.0)))
+
+
+def test_spread_median_range_and_overlap():
+    sp = Spread.of([3.0, 1.0, 2.0])
+    assert (sp.median, sp.lo, sp.hi) == (2.0, 1.0, 3.0) and str(sp) == "2.00 s (1.00-3.00)"
+    assert sp.overlaps(Spread.of([3.0, 4.0])) and not sp.overlaps(Spread.of([3.1, 4.0]))
+
+
+def test_spread_verdict_names_a_winner_only_when_the_ranges_do_not_overlap():
+    same = compare.spread_verdict("all done", "stream loop", Spread.of([1.02, 1.04, 1.06]),
+                                  "invoke loop", Spread.of([1.03, 1.04, 1.05]))
+    assert same.endswith("the ranges overlap, so this run cannot tell them apart")
+    apart = compare.spread_verdict("all done", "stream loop", Spread.of([4.5, 4.95, 5.1]),
+                                   "invoke loop", Spread.of([6.5, 6.74, 6.9]))
+    assert apart.endswith("stream loop was sooner in every repeat (1.4× sooner by the medians)")
+    for text in (same, apart):
+        assert "same" not in text and "about" not in text
+
+
+def test_verdicts_follow_the_data_on_a_sim_like_run():
+    text = str(compare.verdicts(SIM_LIKE))
+    assert "first text: stream loop 0.020 s (0.020-0.030) vs invoke loop 0.13 s" in text
+    assert "all done: stream loop 1.04 s (1.02-1.06) vs invoke loop 1.04 s (1.03-1.05): the ranges overlap" in text
+    assert "all done: batch 0.37 s (0.36-0.38) vs invoke loop 1.04 s (1.03-1.05): batch was sooner" in text
+    assert "mean wait per answer: batch" in text and compare.CPU_NOTE not in text and compare.LOOPS_NOTE not in text
+
+
+def test_verdicts_follow_the_data_on_a_local_like_run_and_say_why():
+    text = str(compare.verdicts(LOCAL_LIKE))
+    assert "stream loop was sooner in every repeat (1.4×" in text and compare.LOOPS_NOTE in text
+    assert "all done: batch 13.00 s (12.50-14.00) vs invoke loop 6.74 s (6.50-6.90): invoke loop was sooner" in text
+    assert compare.CPU_NOTE in text
+
+
+def test_guesses_are_shown_beside_the_measurement():
+    lines = compare.guess_vs_measured({"first text on screen": "Stream", "all answers done first": "invoke",
+                                       "batch speed-up": 2}, SIM_LIKE).lines
+    assert lines[0] == "first text on screen: you guessed stream; measured: stream (lowest in 3 of 3 repeats) ✓"
+    assert lines[1] == "all answers done first: you guessed invoke; measured: batch (lowest in 3 of 3 repeats)"
+    assert lines[2] == "batch speed-up: you guessed 2.0×; measured 2.8× (2.8-2.9 over 3 repeats)"
+    blank = str(compare.guess_vs_measured({"first text on screen": ____, "all answers done first": ____,
+                                           "batch speed-up": ____}, LOCAL_LIKE))
+    assert blank.count("(no guess)") == 3 and "✓" not in blank and "measured 0.5×" in blank
+    odd = str(compare.guess_vs_measured({"first text on screen": "fast", "batch speed-up": "lots"}, SIM_LIKE))
+    assert "'fast' (not one of invoke, stream, batch)" in odd and "'lots' (not a number)" in odd
+    with pytest.raises(ValueError, match="must be a dict"):
+        compare.guess_vs_measured("stream", SIM_LIKE)
 
 
 # ---- the table ---------------------------------------------------------------------------
 
-def test_table_quotes_the_measured_numbers(cmp):
+def test_table_quotes_the_measured_medians(cmp):
     table = mode_table(cmp)
     assert table.header == ("Mode", "User waits?", "Multiple inputs?", "Best for")
     assert [row[0] for row in table.rows] == ["invoke", "stream", "batch"]
-    numbers = [compare._s(cmp.invoke.perceived_latency_s), compare._s(cmp.stream.perceived_latency_s),
-               compare._s(cmp.batch.perceived_latency_s), compare._s(cmp.invoke.wall_s),
-               compare._s(cmp.batch.wall_s), compare._s(cmp.first_ready_s),
-               f"{cmp.batch.tokens_per_s:.0f} tokens/s"]
+    numbers = [compare._s(m.spread(name).median) for m in cmp.modes for name in ("first_text_s", "all_done_s")]
+    numbers += [compare._s(cmp.first_ready.median), f"{cmp.batch.tokens_per_s.median:.0f} tokens/s"]
     for text in (str(table), table._repr_html_()):
         for number in numbers:
             assert number in text
+        assert "medians of 3 repeats" in text
     assert table.rows[0][1].startswith("Yes") and table.rows[1][1].startswith("No")
     assert table.rows[2][2].startswith("Yes") and "<table>" in table._repr_html_()
 
@@ -108,32 +230,28 @@ def test_seconds_keep_small_numbers_readable():
 
 # ---- plots -------------------------------------------------------------------------------
 
-def _fake(label: str, scale: float) -> ModeComparison:
-    """Made-up numbers like a 2-core CPU's: batch finishes last there."""
-    def mode(name, first, wall):
-        return ModeResult(name, first * scale, wall * scale, 0.8 * scale, 120, 4)
-    return ModeComparison(label, 4, ("a", "b", "c", "d"), mode("invoke", 0.9, 3.6),
-                          mode("stream", 0.3, 3.5), mode("batch", 4.0, 4.0), 3.8 * scale, "text")
-
-
-def test_scatter_returns_fig_and_ax_with_one_marker_per_mode(cmp):
-    fig, ax = compare.latency_vs_throughput(cmp, None, _fake("local", 10))
-    assert len(ax.collections) == 6
-    assert "tokens/s" in ax.get_ylabel() and "(s)" in ax.get_xlabel()
-    assert "stream shows text first" in ax.get_title()
+def test_first_vs_all_done_puts_every_mode_on_the_same_two_axes(cmp):
+    fig, ax = compare.first_vs_all_done(cmp)
+    assert len(ax.containers) == 3 and ax.get_xscale() == ax.get_yscale() == "linear"
+    assert "first text" in ax.get_xlabel() and "all answers done" in ax.get_ylabel()
+    x, y = ax.containers[2].lines[0].get_data()   # batch, at its medians
+    assert (x[0], y[0]) == (cmp.batch.first_text.median, cmp.batch.all_done.median)
+    assert fig.get_suptitle().endswith("?")       # a question, not a verdict
+    plt.close(fig)
+    fig, axes = compare.first_vs_all_done(SIM_LIKE, None, LOCAL_LIKE)
+    assert len(axes) == 2 and "local" in axes[1].get_title() and "3 repeats" in axes[1].get_title()
     plt.close(fig)
 
 
-def test_bars_return_fig_and_ax(cmp):
-    fig, ax = compare.first_text_vs_total(cmp)
-    assert ax.get_ylabel() == "seconds" and len(ax.patches) == 6
-    assert "stream shows text soonest; batch" in fig.get_suptitle()
+def test_waits_per_mode_draws_three_bars_per_mode_with_the_medians(cmp):
+    fig, ax = compare.waits_per_mode(cmp)
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 9 and ax.get_ylabel() == "seconds since the job started"
+    assert heights[:3] == [cmp.invoke.first_text.median, cmp.invoke.mean_wait.median, cmp.invoke.all_done.median]
+    assert heights[6:] == [cmp.batch.all_done.median] * 3
     plt.close(fig)
-    fig, axes = compare.first_text_vs_total(cmp, _fake("local", 1))
-    assert len(axes) == 2 and "depends on the backend" in fig.get_suptitle()
-    plt.close(fig)
-    fig, ax = compare.first_text_vs_total(_fake("local", 1))
-    assert fig.get_suptitle() == "stream shows text soonest and gets all the prompts done soonest"
+    fig, axes = compare.waits_per_mode(SIM_LIKE, LOCAL_LIKE)
+    assert len(axes) == 2
     plt.close(fig)
 
 
@@ -168,12 +286,12 @@ def test_widget_says_correct_for_the_right_mapping(quiz):
 def test_widget_gives_feedback_per_scenario_for_a_wrong_mapping(quiz):
     widget = mapping_widget(quiz["real_world"])
     right = _answers(quiz, "real_world")
-    for key, mode in {**right, "Nightly report generation": "batch"}.items():
+    for key, mode in {**right, "Nightly report: one summary, one request": "batch"}.items():
         widget.dropdowns[key].value = mode
     widget.check_button.click()
     assert "Not yet" in widget.feedback.value
-    why = quiz["real_world"].spec["expect"]["feedback"]["Nightly report generation"]
-    assert why[:40] in widget.notes["Nightly report generation"].value
+    why = quiz["real_world"].spec["expect"]["feedback"]["Nightly report: one summary, one request"]
+    assert why[:40] in widget.notes["Nightly report: one summary, one request"].value
     assert "Fits" in widget.notes["ChatGPT-like UI"].value
 
 
@@ -190,7 +308,8 @@ def test_widget_untouched_reads_not_attempted_and_gives_hints(quiz):
 
 
 def test_public_names_say_which_lesson_explains_them():
-    for name in ("run_modes", "mode_table", "latency_vs_throughput", "first_text_vs_total",
-                 "check_mapping", "mapping_widget", "ModeResult", "ModeComparison", "ModeTable",
+    for name in ("run_modes", "plan_job", "orders", "verdicts", "spread_verdict", "guess_vs_measured",
+                 "mode_table", "first_vs_all_done", "waits_per_mode", "check_mapping", "mapping_widget",
+                 "JobPlan", "Spread", "JobRun", "ModeResult", "ModeComparison", "ModeTable", "Lines",
                  "MappingWidget", "MappingResult"):
         assert "lesson 04" in getattr(compare, name).__doc__, name
