@@ -8,6 +8,9 @@ This module turns them into objects you answer in a notebook cell:
     quiz["stream_faster"].check("b")        # Correct / Not yet / Not attempted
     quiz["stream_faster"].hint()            # then .hint(2); .solution() explains why
 
+Kinds: choice (one answer), multi (every choice that holds), numeric, exercise (your own code,
+checked against your run by `helpers/quiz_checks.py` where it can be), and self_check: free text
+is never marked Correct; it is shown beside a model answer for you to compare.
 Lesson 00 shows how checks work. Each check records your best outcome in
 `.course_progress/progress.json` (or in $COURSE_PROGRESS_DIR); COURSE_PROGRESS=off stops that.
 """
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,16 +27,18 @@ from typing import Any
 import yaml
 
 from .errors import CourseError
+from .quiz_checks import NAMED_CHECKS, _number
 
 __all__ = ["____", "Feedback", "Question", "Quiz", "QuizFormatError", "lessons", "load_quiz",
            "progress_summary", "show"]
 
 QUIZ_DIR = Path(__file__).resolve().parent / "quizzes"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LABELS = {"correct": "Correct", "incorrect": "Not yet", "not_attempted": "Not attempted"}
+LABELS = {"correct": "Correct", "incorrect": "Not yet", "not_attempted": "Not attempted",
+          "self_assessed": "Self-assessment (not graded)"}
 # Okabe-Ito colours: they only add to the label word, never replace it.
 COLOURS = {"correct": "#009E73", "incorrect": "#D55E00", "not_attempted": "#999999",
-           "hint": "#0072B2", "solution": "#CC79A7"}
+           "hint": "#0072B2", "solution": "#CC79A7", "self_assessed": "#56B4E9"}
 
 
 class QuizFormatError(CourseError, ValueError):
@@ -43,18 +47,27 @@ class QuizFormatError(CourseError, ValueError):
 
 
 class _Blank:
-    """The `____` placeholder in exercise cells (all lessons): it shows as nothing,
-    and a check that receives it says "Not attempted" rather than "Not yet"."""
+    """The `____` placeholder in exercise cells (all lessons): a check that receives it says
+    "Not attempted" rather than "Not yet". Printed (alone, in a dict, in an f-string) it reads
+    as the blank `____`; as a cell's last value it displays nothing."""
 
     def __repr__(self) -> str:
-        return ""
+        return "____"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:   # f"{guess:.2f}" on a blank prints the blank
+        return "____"
+
+    def _ipython_display_(self) -> None:
+        return None
 
 
 ____ = _Blank()
 
 
-def _is_blank(answer: Any) -> bool:
-    if answer is None or isinstance(answer, _Blank):
+def _is_blank(answer: Any, none_is_blank: bool = True) -> bool:
+    if isinstance(answer, _Blank) or (answer is None and none_is_blank):
         return True
     if isinstance(answer, str):
         return not answer.strip()
@@ -109,33 +122,36 @@ def _norm(value: Any) -> str:
     return str(value).strip().lower()
 
 
-def _number(value: Any, integer: bool = False) -> float:
-    """The answer as a finite number; raises ValueError or TypeError if it isn't one."""
-    number = float(value) if not isinstance(value, bool) else math.nan
-    if not math.isfinite(number) or (integer and not number.is_integer()):
-        raise ValueError(value)
-    return number
+def _pick(q: Question, given: Any) -> dict | None:
+    """The choice a letter ("b", "b)") or a choice's own text names, or None."""
+    given = _norm(given)
+    given = given[:-1] if re.fullmatch(r"[a-j]\)", given) else given   # "b)" means "b"
+    keys = q.letters() + [_norm(c["text"]) for c in q.spec["choices"]]
+    return q.spec["choices"][keys.index(given) % len(q.letters())] if given in keys else None
 
 
 def _check_choice(q: Question, answer: Any) -> tuple[bool, str]:
-    given, choices = _norm(answer), q.spec["choices"]
-    given = given[:-1] if re.fullmatch(r"[a-j]\)", given) else given   # "b)" means "b"
-    keys = q.letters() + [_norm(c["text"]) for c in choices]   # a letter, or a choice's text
-    if given not in keys:
+    chosen = _pick(q, answer)
+    if chosen is None:
         return False, f"Pass the letter of one choice: {', '.join(q.letters())}."
-    chosen = choices[keys.index(given) % len(choices)]
     return chosen["correct"], chosen.get("feedback", "")
 
 
-def _check_short(q: Question, text: Any) -> tuple[bool, str]:
-    if not isinstance(text, str):
-        return False, 'Type your answer as text, in quotes: `.check("...")`.'
-
-    def has(word: Any) -> bool:   # a word, or the start of one: "stream" matches "streaming"
-        return re.search(r"\b" + re.escape(_norm(word)), text.lower()) is not None
-
-    missing = [g["missing"] for g in q.spec["rubric"] if not any(map(has, g["any"]))]
-    return not missing, " ".join(missing) + "\n\nNow `.solution()` can show you a model answer."
+def _check_multi(q: Question, answer: Any) -> tuple[bool, str]:
+    """Every choice that holds, and none that doesn't: each wrong pick says why."""
+    items = re.split(r"[,;\s]+", answer.strip()) if isinstance(answer, str) else answer
+    if not isinstance(items, (list, tuple, set)) or not items:
+        return False, f'Pass the letters of every choice that holds, like `["a", "c"]`.'
+    picked = [_pick(q, item) for item in items]
+    if None in picked:
+        return False, f"Pass letters of the choices ({', '.join(q.letters())}), like `[\"a\", \"c\"]`."
+    wrong = [c["feedback"].strip() for c in q.spec["choices"] if c in picked and not c["correct"]]
+    missing = sum(c["correct"] and c not in picked for c in q.spec["choices"])
+    why = [f"- {w}" for w in wrong]
+    if missing:
+        why.append(f"- {'One more choice holds' if missing == 1 else f'{missing} more choices hold'}"
+                   " as well: read the others again.")
+    return not why, "\n".join(why)
 
 
 def _check_numeric(q: Question, answer: Any) -> tuple[bool, str]:
@@ -151,6 +167,12 @@ def _check_numeric(q: Question, answer: Any) -> tuple[bool, str]:
 
 def _check_rule(rule: dict, answer: Any) -> tuple[bool, str]:
     """The declarative `expect:` rules an exercise can use instead of a named check."""
+    if rule["type"] == "number":     # one right number, and the classic wrong ones by name
+        value = _number(answer)
+        near = [m["message"] for m in rule.get("mistakes", [])
+                if abs(value - m["value"]) <= rule["tolerance"]]
+        ok = abs(value - rule["value"]) <= rule["tolerance"]
+        return ok, (near or [rule["wrong"]])[0]
     if rule["type"] == "mapping":
         if not isinstance(answer, dict):
             return False, "Pass a dict with one entry per scenario: `{scenario: mode}`."
@@ -170,78 +192,14 @@ def _check_exercise(q: Question, *answers: Any) -> tuple[bool, str]:
     if len(answers) != len(args):
         return False, f"This check takes {len(args)} value(s): `.check({', '.join(args)})`."
     if "check" in q.spec:
-        return NAMED_CHECKS[q.spec["check"]](*answers)
+        return NAMED_CHECKS[q.spec["check"]](*answers)   # helpers/quiz_checks.py
     try:
         return _check_rule(q.spec["expect"], answers[0])
     except (TypeError, ValueError):
         return False, q.spec["expect"].get("wrong", "Look at the type of value the prompt asks for.")
 
 
-# ---- named exercise checks: they judge your own measurements, not fixed numbers ------------
-
-def _positive(value: Any) -> bool:
-    try:
-        return _number(value) > 0
-    except (TypeError, ValueError):
-        return False
-
-
-def slowest_prompt(slowest_name: Any, timings: Any) -> tuple[bool, str]:
-    """Lesson 01: `slowest_name` is the key with the largest time in your own
-    `timings` dict ({prompt_name: seconds}, at least three prompts)."""
-    if not isinstance(timings, dict) or len(timings) < 3:
-        return False, ("Pass your timings as a dict of three prompts, like "
-                       "`{'short': 0.8, 'medium': 1.9, 'long': 4.2}`.")
-    bad = [k for k, v in timings.items() if not _positive(v)]
-    if bad:
-        return False, f"Every timing should be a positive number of seconds; look at {bad[0]!r}."
-    if slowest_name not in timings:
-        return False, f"{slowest_name!r} isn't a key of your dict: {', '.join(map(repr, timings))}."
-    seconds = {k: _number(v) for k, v in timings.items()}
-    if seconds[slowest_name] < max(seconds.values()):
-        return False, (f"In your own timings {slowest_name!r} took {seconds[slowest_name]:.2f} s; "
-                       "another took longer.")
-    return True, ""
-
-
-def ttft_before_total(ttft_s: Any, total_s: Any) -> tuple[bool, str]:
-    """Lesson 02: both are positive seconds from one start, and the first text
-    arrives before the stream ends."""
-    if not (_positive(ttft_s) and _positive(total_s)):
-        return False, "Pass two positive numbers of seconds, both measured from just before the call."
-    ttft_s, total_s = _number(ttft_s), _number(total_s)
-    if ttft_s > total_s:
-        return False, "Your first text comes after the end of the stream. Did you swap the two values?"
-    if ttft_s == total_s:
-        return False, ("Your first text and the end are the same moment, as if it all came in one "
-                       "chunk. Are you calling `.stream()` and stamping the first chunk with text?")
-    return True, ""
-
-
-def best_concurrency(chosen: Any, sweep: Any) -> tuple[bool, str]:
-    """Lesson 03: `chosen` saw no 429 in your `sweep` ({max_concurrency: (makespan_s, n_429)})
-    and is within 5% of the fastest setting that saw none."""
-    if not isinstance(sweep, dict) or not sweep:
-        return False, ("Pass your sweep as a dict `{max_concurrency: (makespan_s, n_429)}`, "
-                       "like `{1: (9.8, 0), 4: (2.6, 0)}`.")
-    for key, value in sweep.items():
-        if not (isinstance(value, (tuple, list)) and len(value) == 2 and _positive(value[0])
-                and isinstance(value[1], int) and value[1] >= 0):
-            return False, f"Each entry should be `(makespan_s, n_429)`; look at {key!r}: {value!r}."
-    if chosen not in sweep:
-        return False, f"{chosen!r} isn't a setting you measured: {', '.join(map(repr, sweep))}."
-    clean = [_number(makespan) for makespan, n_429 in sweep.values() if n_429 == 0]
-    if not clean:
-        return False, "Every setting in your sweep saw a 429. Add smaller `max_concurrency` values."
-    if sweep[chosen][1]:
-        return False, f"At {chosen!r} your run saw {sweep[chosen][1]} 429(s). Pick a setting with none."
-    if _number(sweep[chosen][0]) > 1.05 * min(clean):
-        return False, f"In your sweep, a setting without 429s finished clearly faster than {chosen!r}."
-    return True, ""
-
-
-NAMED_CHECKS = {f.__name__: f for f in (slowest_prompt, ttft_before_total, best_concurrency)}
-_CHECKERS = {"choice": _check_choice, "short": _check_short,
+_CHECKERS = {"choice": _check_choice, "multi": _check_multi,
              "numeric": _check_numeric, "exercise": _check_exercise}
 
 
@@ -266,9 +224,13 @@ class Question:
 
     def check(self, *answers: Any) -> Feedback:
         """Check your answer: Correct (with the explanation), Not yet (with why, never the
-        answer) or Not attempted (a `____` is still there). Never raises on an answer."""
-        if not answers or any(_is_blank(a) for a in answers):
+        answer) or Not attempted (a `____` is still there). Never raises on an answer.
+        A self_check question is never graded: it shows your text beside a model answer."""
+        none_is_blank = self.kind != "exercise"   # an exercise's check says what None means
+        if not answers or any(_is_blank(a, none_is_blank) for a in answers):
             return Feedback("not_attempted", LABELS["not_attempted"], self._how_to_answer())
+        if self.kind == "self_check":
+            return self._self_assess(answers)
         try:
             passed, why = _CHECKERS[self.kind](self, *answers)
         except Exception as exc:  # noqa: BLE001 -- a wrong answer must never raise
@@ -278,10 +240,19 @@ class Question:
         _record(self.lesson, self.id, outcome)
         if not passed:
             return Feedback(outcome, LABELS[outcome], f"{why.strip()}\n\nTry again, or ask for a `.hint()`.")
-        message = self.spec["explanation"].strip()
-        if self.kind == "short":
-            message += f"\n\nModel answer: {self.spec['model_answer'].strip()}"
-        return Feedback(outcome, LABELS[outcome], message)
+        return Feedback(outcome, LABELS[outcome], self.spec["explanation"].strip())
+
+    def _self_assess(self, answers: tuple) -> Feedback:
+        """Your own words beside the model answer, with what to compare: never "Correct"."""
+        if len(answers) != 1 or not isinstance(answers[0], str):
+            return Feedback("incorrect", LABELS["incorrect"], f"Type your answer as text. {self._how_to_answer()}")
+        self.attempts += 1
+        _record(self.lesson, self.id, "self_assessed")
+        points = "\n".join(f"- {p.strip()}" for p in self.spec["compare"])
+        return Feedback("self_assessed", LABELS["self_assessed"],
+                        f"**Your answer:** {' '.join(answers[0].split())}\n\n"
+                        f"**Model answer:** {self.spec['model_answer'].strip()}\n\n"
+                        f"Nobody grades this: compare the two yourself.\n{points}")
 
     def hint(self, n: int = 1) -> Feedback:
         """Hint number `n` (1, then 2, ...); each one says how to get the next."""
@@ -296,10 +267,13 @@ class Question:
     def solution(self) -> Feedback:
         """The answer, and why it is right."""
         spec = self.spec
+        right = [f"**{letter}) {c['text']}**" for letter, c in zip(self.letters(), spec.get("choices", []))
+                 if c["correct"]]
         if self.kind == "choice":
-            i = [c["correct"] for c in spec["choices"]].index(True)
-            answer = f"The answer is **{self.letters()[i]}) {spec['choices'][i]['text']}**."
-        elif self.kind == "short":
+            answer = f"The answer is {right[0]}."
+        elif self.kind == "multi":
+            answer = "These hold: " + "; ".join(right) + "."
+        elif self.kind == "self_check":
             answer = f"Model answer: {spec['model_answer'].strip()}"
         elif self.kind == "numeric":
             answer = f"The answer is **{spec['expected']:g}{spec.get('unit', '')}**."
@@ -311,8 +285,11 @@ class Question:
         call = f'quiz["{self.id}"].check'
         if self.kind == "choice":
             return f'Pass the letter of your choice ({", ".join(self.letters())}): `{call}("a")`.'
-        if self.kind == "short":
-            return f'Write a sentence or two, in quotes: `{call}("...")`.'
+        if self.kind == "multi":
+            return f'Pass the letters of every choice that holds (one or more): `{call}(["a", "c"])`.'
+        if self.kind == "self_check":
+            return (f'Write a sentence or two in your own words, in quotes: `{call}("...")`; '
+                    "you then compare it with a model answer yourself.")
         if self.kind == "numeric":
             return f"Pass a number: `{call}(...)`."
         return f"Replace each `____` with your value, then run `{call}({', '.join(self.spec['args'])})`."
@@ -326,39 +303,44 @@ class Question:
 
     def widget(self):
         """The question as ipywidgets. Children: the prompt, the answer box, a row of buttons
-        (Check, Hint, and for short answers "Show model answer", enabled after one attempt)
-        and the feedback, an HTML widget."""
+        (Check and Hint; "Compare with the model answer" for a self_check; only Hint for an
+        exercise, which is answered in code) and the feedback, an HTML widget."""
         import ipywidgets as w
 
-        feedback, entry, shown = w.HTML(), self._entry_widget(w), [0]
-        check = w.Button(description="Check", button_style="primary")
+        feedback, (entry, read), shown = w.HTML(), self._entry_widget(w), [0]
+        label = "Compare with the model answer" if self.kind == "self_check" else "Check"
+        check = w.Button(description=label, button_style="primary")
+        if self.kind == "self_check":
+            check.layout.width = "auto"
         hint = w.Button(description="Hint")
-        model = w.Button(description="Show model answer", disabled=self.attempts == 0)
-
-        def on_check(_):
-            feedback.value = self.check(entry.value)._repr_html_()
-            model.disabled = self.attempts == 0
+        check.on_click(lambda _: setattr(feedback, "value", self.check(read())._repr_html_()))
 
         def on_hint(_):
             shown[0] = min(shown[0] + 1, len(self.spec["hints"]))
             feedback.value = self.hint(shown[0])._repr_html_()
 
-        check.on_click(on_check)
         hint.on_click(on_hint)
-        model.on_click(lambda _: setattr(feedback, "value", self.solution()._repr_html_()))
-        buttons = {"short": [check, hint, model], "exercise": [hint]}.get(self.kind, [check, hint])
+        buttons = [hint] if self.kind == "exercise" else [check, hint]
         return w.VBox([w.HTML(_md_html(self.spec["prompt"])), entry, w.HBox(buttons), feedback])
 
     def _entry_widget(self, w):
+        """The answer box, and a function that reads the answer from it."""
+        labels = [(f"{letter}) {choice['text'].replace('`', '')}", letter)
+                  for letter, choice in zip(self.letters(), self.spec.get("choices", []))]
         if self.kind == "choice":
-            options = [(f"{letter}) {choice['text'].replace('`', '')}", letter)
-                       for letter, choice in zip(self.letters(), self.spec["choices"])]
-            return w.RadioButtons(options=options, value=None, layout=w.Layout(width="max-content"))
-        if self.kind == "short":
-            return w.Textarea(placeholder="Type your answer here", layout=w.Layout(width="100%"))
-        if self.kind == "numeric":
-            return w.Text(placeholder="a number")
-        return w.HTML(_md_html(self._how_to_answer()))   # exercises are answered in code
+            box = w.RadioButtons(options=labels, value=None, layout=w.Layout(width="max-content"))
+        elif self.kind == "multi":
+            ticks = [w.Checkbox(description=text, indent=False, layout=w.Layout(width="max-content"))
+                     for text, _ in labels]
+            box = w.VBox(ticks)
+            return box, lambda: [letter for t, (_, letter) in zip(ticks, labels) if t.value] or ____
+        elif self.kind == "self_check":
+            box = w.Textarea(placeholder="Type your answer here", layout=w.Layout(width="100%"))
+        elif self.kind == "numeric":
+            box = w.Text(placeholder="a number")
+        else:
+            box = w.HTML(_md_html(self._how_to_answer()))   # exercises are answered in code
+        return box, lambda: box.value
 
 
 def show(question: Question) -> None:
@@ -414,17 +396,12 @@ def _texts(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(map(_text, v))
 
 
-def _choices_ok(cs: Any) -> bool:
+def _choices_ok(cs: Any, n_right: range = range(1, 2)) -> bool:
     def ok(c: Any) -> bool:
         return (isinstance(c, dict) and _text(c.get("text")) and isinstance(c.get("correct"), bool)
                 and (c["correct"] or _text(c.get("feedback"))))
-    return isinstance(cs, list) and len(cs) >= 2 and all(map(ok, cs)) and [
-        c["correct"] for c in cs].count(True) == 1
-
-
-def _rubric_ok(r: Any) -> bool:
-    return isinstance(r, list) and bool(r) and all(
-        isinstance(g, dict) and _texts(g.get("any")) and _text(g.get("missing")) for g in r)
+    return isinstance(cs, list) and 2 <= len(cs) <= 10 and all(map(ok, cs)) and [
+        c["correct"] for c in cs].count(True) in n_right
 
 
 def _tolerance_ok(t: Any) -> bool:
@@ -441,15 +418,17 @@ _COMMON = [("id", lambda v: isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]
 _SCHEMA = {  # kind: [(field, test, what the field must be)]
     "choice": [("choices", _choices_ok, "a list of 2+ {text, correct, feedback}: exactly one "
                 "correct, and every wrong one with feedback saying why")],
-    "short": [("rubric", _rubric_ok, "a list of {any: [words], missing: text} groups"),
-              ("model_answer", _text, "text")],
+    "multi": [("choices", lambda cs: _choices_ok(cs, range(1, 10)), "a list of 2+ {text, correct, "
+               "feedback}: one or more correct, and every wrong one with feedback saying why")],
+    "self_check": [("model_answer", _text, "text"),
+                   ("compare", _texts, "a list of points to compare your answer with")],
     "numeric": [("expected", _num, "a number"),
                 ("tolerance", _tolerance_ok, "{abs: number} or {rel: number}"),
                 ("feedback", _low_high_ok, "{low: text, high: text}")],
-    "exercise": [("args", _texts, "a list of argument names"), ("solution", _text, "text"),
-                 ("example", lambda e: isinstance(e, list), "a list of correct values, one per arg")],
+    "exercise": [("args", _texts, "a list of argument names"), ("solution", _text, "text")],
 }
 _RULES = {"equals": ("value", "wrong"), "choice_of": ("values", "wrong"),
+          "number": ("value", "tolerance", "wrong"),
           "greater_than": ("value", "wrong"), "mapping": ("answers", "feedback")}
 
 
@@ -463,11 +442,13 @@ def _problem(spec: dict) -> str | None:
     if spec["kind"] != "exercise":
         return None
     rule = spec.get("expect")
-    if len(spec["example"]) != len(spec["args"]) or ("check" in spec) == ("expect" in spec):
-        return "an exercise needs one `example` value per arg, and one of `check` or `expect`"
-    if "check" in spec:
+    if ("check" in spec) == ("expect" in spec):
+        return "an exercise needs one of `check` (a named check) or `expect` (a rule)"
+    if "check" in spec:   # checked against the run: its tests build a run, so no fixed example
         known = spec["check"] in NAMED_CHECKS
         return None if known else f"`check` must be one of {', '.join(NAMED_CHECKS)}"
+    if not isinstance(spec.get("example"), list) or len(spec["example"]) != len(spec["args"]):
+        return "an `expect` exercise needs `example`: one correct value per arg"
     if not isinstance(rule, dict) or rule.get("type") not in _RULES:
         return f"`expect.type` must be one of {', '.join(_RULES)}"
     if len(spec["args"]) != 1 or not all(key in rule for key in _RULES[rule["type"]]):
@@ -525,14 +506,16 @@ def _read_progress(path: Path | None) -> dict:
 
 
 def _record(lesson: str, qid: str, outcome: str) -> None:
-    """Keep each question's best outcome; a failed write never fails your cell."""
+    """Keep each question's best outcome (correct, then self_assessed, then incorrect);
+    a failed write never fails your cell."""
     path = _progress_path()
     if path is None:
         return
     data = _read_progress(path)
     key = f"{lesson}/{qid}"
     old = data[key] if isinstance(data.get(key), dict) else {}
-    best = "correct" if "correct" in (outcome, old.get("best")) else "incorrect"
+    rank = ["incorrect", "self_assessed", "correct"]
+    best = max((outcome, old.get("best")), key=lambda b: rank.index(b) if b in rank else -1)
     checks = old["checks"] if isinstance(old.get("checks"), int) else 0
     data[key] = {"best": best, "checks": checks + 1}
     try:
