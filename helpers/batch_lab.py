@@ -202,12 +202,30 @@ class BatchLab:
 
 # ---- the sweep: throughput and p95 latency against max_concurrency ---------------------------
 
-def sweep(llm, prompts: list[str], concurrencies=(1, 2, 4, 8, 16, 32)) -> dict[int, BatchResult]:
-    """Run the same prompts once per max_concurrency value (lesson 03): {c: BatchResult}."""
+def sweep(llm, prompts: list[str], concurrencies=(1, 2, 4, 8, 16, 32),
+          progress: bool = False) -> dict[int, BatchResult]:
+    """Run the same prompts once per max_concurrency value (lesson 03): {c: BatchResult}.
+    progress=True shows a tqdm bar of the requests done."""
     if not concurrencies:
         raise ValueError("concurrencies must list at least one max_concurrency, e.g. (1, 2, 4)")
-    return {c: measure_batch(llm, prompts, max_concurrency=_whole("max_concurrency", c, 1, 10_000))
-            for c in concurrencies}
+    cs = [_whole("max_concurrency", c, 1, 10_000) for c in concurrencies]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(prompts) * len(cs), desc="sweep (requests)")
+    lock = threading.Lock()
+
+    def tick(_done: int, _index: int) -> None:
+        with lock:
+            bar.update(1)
+
+    try:
+        return {c: measure_batch(llm, prompts, max_concurrency=c, on_progress=tick if bar else None)
+                for c in cs}
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def server_profile(server) -> Profile:

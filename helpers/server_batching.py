@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from . import plots
 from .timing import BatchResult, measure_batch
 
-CALIBRATION_MAX_TOKENS = 16
+MAX_TOKENS = 8   # short answers: each request is a few decode steps after its prompt
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,10 @@ class SlotsSweep:
         return [a / b for a, b in zip(self.tokens_per_s(n_parallel, max_concurrency),
                                        self.tokens_per_s(n_parallel, base))]
 
+    def gain(self, n_parallel: int, max_concurrency: int) -> float:
+        """The median of `gains(...)`."""
+        return statistics.median(self.gains(n_parallel, max_concurrency))
+
     @property
     def n_errors(self) -> int:
         return sum(r.n_errors for rs in self.runs.values() for r in rs)
@@ -89,31 +93,33 @@ class SlotsSweep:
             g = self.gains(n_par, cs[-1])
             ideal = min(cs[-1], n_par) / min(cs[0], n_par)
             lines.append(f"{n_par} slot{'s' * (n_par != 1)}: {cs[-1]} in flight gave "
-                         f"{statistics.median(g):.2f}x the tokens/s of {cs[0]} in flight "
+                         f"{self.gain(n_par, cs[-1]):.2f}x the tokens/s of {cs[0]} in flight "
                          f"(median of {len(g)} repeats, range {min(g):.2f}-{max(g):.2f}x; "
                          f"ideal batching: at most {ideal:.0f}x)")
+            if ideal > 1:
+                way = (self.gain(n_par, cs[-1]) - 1) / (ideal - 1)
+                lines[-1] += (f": {way:.0%} of the way from no gain to ideal" if way >= 0 else
+                              f": below no gain, {cs[-1]} in flight were slower than {cs[0]}")
         return "\n".join(lines)
 
 
 def _size(single_s: float, cells: int, repeats: int, budget_s: float, min_prompts: int,
-          max_prompts: int) -> tuple[int, int, float, tuple[str, ...]]:
-    """n_prompts and max_tokens so that cells x repeats runs fit the budget (estimate: every
-    request costs as much as one alone, i.e. no gain from batching, a safe upper bound)."""
-    per_prompt = single_s
-    n = int(budget_s // (cells * repeats * per_prompt))
+          max_prompts: int) -> tuple[int, float, tuple[str, ...]]:
+    """How many prompts per run fit the budget, and the estimated time of all runs. The estimate
+    takes every request to cost as much as one alone (no gain from batching): an upper bound
+    on an idle machine. Never fewer prompts than the most requests in flight, or slots sit idle."""
+    n = int(budget_s // (cells * repeats * single_s))
     n = max(min_prompts, min(max_prompts, n))
-    max_tokens, notes = CALIBRATION_MAX_TOKENS, []
-    estimate = cells * repeats * n * per_prompt
-    if estimate > budget_s:   # a slow or busy machine: shorter answers instead of fewer repeats
-        max_tokens = max(4, int(CALIBRATION_MAX_TOKENS * budget_s / estimate))
-        estimate *= max_tokens / CALIBRATION_MAX_TOKENS
-        notes.append(f"this machine is slow right now: answers cut to {max_tokens} tokens to stay "
-                     f"near the budget (fewer prompts would leave slots idle)")
-    return n, max_tokens, estimate, tuple(notes)
+    estimate = cells * repeats * n * single_s
+    notes = ()
+    if estimate > budget_s:
+        notes = (f"over the budget: even the smallest sweep ({min_prompts} prompts a run) needs about "
+                 f"{estimate:.0f} s on this machine right now (is the CPU busy?); the timeout allows for it",)
+    return n, estimate, notes
 
 
 def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3,
-                      budget_s: float = 20.0, max_prompts: int = 8,
+                      budget_s: float = 15.0, max_prompts: int = 8,
                       progress: bool = True) -> SlotsSweep:
     """Tokens/s of the real local model for each (n_parallel, max_concurrency), `repeats` times
     (lesson 03).
@@ -134,14 +140,15 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
     servers = {p: start_local_server(n_parallel=p) for p in n_parallels}
     prompt = "Name one use of a lamp, number 0."
     for srv in servers.values():                       # warm-up: load, first allocation
-        measure_batch(chat_model_for(srv, CALIBRATION_MAX_TOKENS, 60), [prompt], 1)
-    alone = measure_batch(chat_model_for(servers[n_parallels[0]], CALIBRATION_MAX_TOKENS, 60), [prompt], 1)
+        measure_batch(chat_model_for(srv, MAX_TOKENS, 60), [prompt], 1)
+    alone = measure_batch(chat_model_for(servers[n_parallels[0]], MAX_TOKENS, 60), [prompt], 1)
     if alone.n_errors:
         raise RuntimeError(f"the local model did not answer a single request: {alone.requests[0].error}")
     single_s = alone.makespan_s
     cells = [(p, c) for p in n_parallels for c in concurrencies]
-    n, max_tokens, estimate, notes = _size(single_s, len(cells), repeats, budget_s,
-                                           max(concurrencies), max(max_prompts, max(concurrencies)))
+    max_tokens = MAX_TOKENS
+    n, estimate, notes = _size(single_s, len(cells), repeats, budget_s, max(concurrencies),
+                               max(max_prompts, max(concurrencies)))
     timeout_s = max(30.0, 5 * n * single_s)            # the last in a 1-slot queue waits for n
     prompts = [f"Name one use of a lamp, number {i}." for i in range(n)]
     llms = {p: chat_model_for(servers[p], max_tokens, timeout_s) for p in n_parallels}
@@ -205,9 +212,13 @@ def slots_figure(sweep: SlotsSweep):
         med = [sweep.median(n_par, c) for c in cs]
         lo = [m - min(sweep.tokens_per_s(n_par, c)) for m, c in zip(med, cs)]
         hi = [max(sweep.tokens_per_s(n_par, c)) - m for m, c in zip(med, cs)]
-        a.plot(cs, [med[0]] * len(cs), ":", color="black", label=f"no gain: tokens/s of {cs[0]} in flight")
-        a.plot(cs, [_ideal(sweep, n_par, c) for c in cs], "--", color=plots.MODE_COLORS["predicted"],
-               label=f"ideal batching: x min(in flight, {n_par})")
+        ideal = [_ideal(sweep, n_par, c) for c in cs]
+        same = ideal == [med[0]] * len(cs)
+        a.plot(cs, [med[0]] * len(cs), ":", color="black", label=f"no gain: tokens/s of {cs[0]} in flight"
+               + (f" (with {n_par} slot, also the ideal)" if same else ""))
+        if not same:
+            a.plot(cs, ideal, "--", color=plots.MODE_COLORS["predicted"],
+                   label=f"ideal batching: x min(in flight, {n_par})")
         for c in cs:
             a.plot([c] * sweep.repeats, sweep.tokens_per_s(n_par, c), ".", color=plots.MODE_COLORS["batch"],
                    alpha=0.4)
