@@ -1,0 +1,56 @@
+"""Run the support chatbot: `python -m helpers.chat_app [--port N] [--deadline S]` (lesson 06).
+
+It answers with the course's backend switch (LLM_BACKEND, LLM_BASE_URL, LLM_MODEL, ...),
+prints its URL on one line, then serves until stopped (Ctrl+C).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import uvicorn
+
+from ..llm_server.__main__ import watch_parent
+from .app import create_app
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.chat_app", description=__doc__)
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ap.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    ap.add_argument("--deadline", type=float, default=60.0, help="most seconds one answer may take")
+    ap.add_argument("--max-tokens", type=int, default=200, help="longest answer, in tokens")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model's next bytes")
+    ap.add_argument("--allow-faults", action="store_true", help="pass a request's 'fault' on as X-Sim-Fault")
+    ap.add_argument("--parent-pid", type=int, help="stop when this process ends (notebook use)")
+    a = ap.parse_args(argv)
+    if not (a.deadline > 0 and a.timeout > 0 and a.max_tokens > 0):
+        print("--deadline, --timeout and --max-tokens must be positive numbers", file=sys.stderr)
+        return 2
+    app = create_app(deadline_s=a.deadline, allow_faults=a.allow_faults, max_tokens=a.max_tokens,
+                     timeout_s=a.timeout)
+    server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level="warning",
+                                           backlog=4096, timeout_keep_alive=30, access_log=False))
+
+    async def serve() -> None:
+        task = asyncio.ensure_future(server.serve())
+        while not server.started:
+            if task.done():  # could not bind, or the bot could not be built: uvicorn said why
+                return
+            await asyncio.sleep(0.01)
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        print(f"http://{host}:{port}/", flush=True)
+        if a.parent_pid:
+            asyncio.ensure_future(watch_parent(a.parent_pid, server))
+        await task
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
