@@ -319,10 +319,12 @@ def spread_verdict(what: str, a_name: str, a: Spread, b_name: str, b: Spread) ->
     return f"{head}: {win} was sooner in every repeat ({ratio:.1f}× sooner by the medians)"
 
 
-CPU_NOTE = ("(on a CPU with few cores the requests in flight share the same cores, and a busy "
-            "machine slows them further, so batch can gain little or even lose)")
-LOOPS_NOTE = ("(the model writes the same tokens in both loops; a gap here usually comes from "
-              "the machine, e.g. other programs on a busy CPU, or from random jitter: rerun to see if it stays)")
+CPU_NOTE = ("(batch gains only when the server can work on several requests at once: on a CPU with "
+            "few cores the requests in flight share the same cores, a busy machine slows them further, "
+            "and rate limits can hold them back)")
+LOOPS_NOTE = ("(streaming changes how the answer is delivered, not how many tokens the model writes; "
+              "a gap like this can come from the machine (other programs on a busy CPU), from random "
+              "jitter, or from the small cost of handling each chunk: rerun to see whether it stays)")
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,9 @@ def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
     ax.step([0, *stream.chunk_times_s], [0, *chars], where="post", color=MODE_COLORS["stream"],
             lw=2.5, ls="--", label=f"stream: first text at {stream.ttft_s:.2f} s, done at {stream.total_s:.2f} s")
     ax.axvline(stream.ttft_s, color=MODE_COLORS["stream"], ls=":", lw=1)
-    ax.set(xlabel="time since request (s)", ylabel="characters visible to the user",
-           title="Characters on screen over time: invoke vs stream" + (f" ({backend})" if backend else "")
-           + "\n" + stream_verdict(invoke.total_s, stream.ttft_s, stream.total_s))
+    ax.set(xlabel="time since request (s)", ylabel="characters visible to the user")
+    ax.set_title("Characters on screen over time: invoke vs stream" + (f" ({backend})" if backend else "")
+                 + "\n" + _wrap(stream_verdict(invoke.total_s, stream.ttft_s, stream.total_s), 85), fontsize=10)
     ax.legend(loc="upper left")
     return fig, ax
 
@@ -93,15 +93,22 @@ def concurrency_sweep(results: dict[int, BatchResult], predicted: dict[int, tupl
         a.set_xticks(cs, [str(c) for c in cs])
         a.set_xlabel("max_concurrency (requests in flight)")
         a.legend()
-    a1.set(ylabel="throughput (requests/s)",
-           title=trend_verdict(cs, [results[c].throughput_rps for c in cs], "measured throughput"))
-    a2.set(ylabel="p95 latency per request (s)",
-           title=trend_verdict(cs, [results[c].p95_latency_s for c in cs], "measured p95 latency"))
+    a1.set_ylabel("throughput (requests/s)")
+    a1.set_title(_wrap(trend_verdict(cs, [results[c].throughput_rps for c in cs], "measured throughput"), 52),
+                 fontsize=9.5)
+    a2.set_ylabel("p95 latency per request (s)")
+    a2.set_title(_wrap(trend_verdict(cs, [results[c].p95_latency_s for c in cs], "measured p95 latency"), 52),
+                 fontsize=9.5)
     fig.suptitle("Throughput and latency vs max_concurrency" + (f" ({backend})" if backend else ""))
     return fig, (a1, a2)
 
 
 # ---- verdicts computed from the data (titles never state a conclusion typed in advance) ----
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+    return "\n".join(textwrap.wrap(text, width))
+
 
 def _pct(fraction: float) -> str:
     return f"{round(100 * fraction)} %"
