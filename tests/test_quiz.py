@@ -283,6 +283,15 @@ def test_capstone_planted_answers_are_never_correct(sentence, mode, reasons):
     assert sentence in c.message and part_c.spec["model_answer"].strip() in c.message
 
 
+@pytest.mark.parametrize("words", ["batch, not stream", "not stream but batch", "stream? no: batch",
+                                   "invoke, then stream", "streaming is a nice-to-have"])
+def test_capstone_right_words_in_the_wrong_order_are_never_correct(words):
+    """Free text given to the graded part is not read for keywords: only a choice counts."""
+    assert QUIZ04["capstone"].check(words).outcome == "incorrect"
+    assert QUIZ04["capstone_why"].check(words).outcome == "incorrect"
+    assert QUIZ04["capstone_own_words"].check(words).outcome == "self_assessed"
+
+
 def test_capstone_own_words_never_says_correct_even_for_the_model_answer():
     part_c = QUIZ04["capstone_own_words"]
     feedback = part_c.check(part_c.spec["model_answer"])
