@@ -36,9 +36,10 @@ def test_medians_gains_and_verdict_come_from_the_repeats():
     sw = made_sweep(CPU_LIKE)
     assert sw.median(4, 4) == pytest.approx(27)
     assert sw.gains(4, 4) == pytest.approx([27 / 25, 30 / 24, 26 / 26])   # paired by repeat
+    assert sw.gain(4, 4) == pytest.approx(27 / 25)                     # medians: what the figure shows
     v = sw.verdict().splitlines()
     assert v[1].startswith("4 slots: 4 in flight gave 1.08x the tokens/s of 1 in flight")
-    assert "range 1.00-1.25x" in v[1] and "ideal batching: at most 4x): 3% of the way" in v[1]
+    assert "repeat by repeat 1.00-1.25x" in v[1] and "ideal batching: at most 4x): 3% of the way" in v[1]
     assert "ideal batching: at most 1x" in v[0]
     assert "3 repeats x 4 prompts" in sw.plan() and "timeout 30 s" in sw.plan()
     assert sw.weights_gb_per_s == pytest.approx(0.098 * 25)
@@ -91,3 +92,37 @@ def test_tiny_real_sweep():
     assert all(len(rs) == 2 and all(r.n_errors == 0 and r.tokens_per_s > 0 for r in rs)
                for rs in sw.runs.values())
     assert sw.single_s > 0 and sw.timeout_s >= 30
+
+
+class _Srv:
+    def __init__(self, n_parallel):
+        self.base_url, self.model, self.n_parallel = "http://127.0.0.1:9/v1", "fake", n_parallel
+
+
+@pytest.mark.parametrize("seconds_per_request, cells, n_prompts", [(0.1, 4, 8), (1.0, 2, 4)])
+def test_a_slow_machine_gets_a_smaller_sweep_and_is_told(monkeypatch, tmp_path, seconds_per_request,
+                                                          cells, n_prompts):
+    """No real model: the servers and requests are faked, so only the sizing logic is tested."""
+    from helpers import local_model
+
+    started, sent = [], []
+    monkeypatch.setattr(local_model, "start_local_server", lambda n_parallel: started.append(n_parallel)
+                        or _Srv(n_parallel))
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"x" * 1000)
+    monkeypatch.setattr(local_model, "gguf_path", lambda: weights)
+
+    def fake_measure(llm, prompts, c):
+        sent.append((llm.request_timeout, c, len(prompts)))
+        return fake(10 / seconds_per_request, n=len(prompts), tokens=10)   # each request: seconds_per_request
+
+    monkeypatch.setattr(server_batching, "measure_batch", fake_measure)
+    sw = server_batching.local_slots_sweep(progress=False, budget_s=15)
+    assert len(sw.runs) == cells and sw.n_prompts == n_prompts and sw.repeats == 3
+    assert all(len(rs) == 3 for rs in sw.runs.values())
+    if cells == 2:                                                    # slow: the 1-slot control left out
+        assert set(sw.runs) == {(4, 1), (4, 4)} and started == [4]
+        assert "1-slot control is left out" in sw.plan() and "over the budget" in sw.plan()
+        assert sw.timeout_s >= 5 * 4 * 1.0                            # derived from the measured speed
+    else:
+        assert started == [4, 1] and "left out" not in sw.plan()
