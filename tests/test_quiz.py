@@ -28,7 +28,7 @@ from helpers.quiz import ____, Feedback, QuizFormatError, lessons, load_quiz, pr
 from helpers.timing import InvokeResult  # noqa: E402
 
 LESSONS = ["00_start_here", "01_invoke", "02_stream", "03_batch",
-           "04_latency_vs_throughput", "05_rag_and_cost"]
+           "04_latency_vs_throughput", "05_rag_and_cost", "06_ship_the_chatbot"]
 ALL = [(q.lesson, q.id) for lesson in lessons() for q in load_quiz(lesson)]
 CHOICES = [(q.lesson, q.id) for lesson in lessons() for q in load_quiz(lesson) if q.kind in ("choice", "multi")]
 GRADED = [(q.lesson, q.id) for lesson in lessons() for q in load_quiz(lesson) if q.kind != "self_check"]
