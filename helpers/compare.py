@@ -373,18 +373,22 @@ def guess_vs_measured(guess: dict, cmp: ModeComparison) -> Lines:
     for key, name in (("first text on screen", "first_text_s"), ("all answers done first", "all_done_s")):
         best, wins = cmp.winner(name)
         measured = f"measured: {best} (lowest in {wins} of {cmp.repeats} repeats)"
+        close = [m.mode for m in cmp.modes
+                 if m.mode != best and m.spread(name).overlaps(getattr(cmp, best).spread(name))]
+        if close:
+            measured += f", but its range overlaps {' and '.join(close)}'s: no clear winner in this run"
         g = guess.get(key, ____)
         said = ("(no guess)" if _is_blank(g) else
                 f"{_mode_guess(g)}" if _mode_guess(g) else f"{g!r} (not one of invoke, stream, batch)")
-        mark = " ✓" if _mode_guess(g) == best else ""
+        mark = " ✓" if _mode_guess(g) == best and not close else ""
         lines.append(f"{key}: you guessed {said}; {measured}{mark}")
     sp, g = cmp.speedup(), guess.get("batch speed-up", ____)
     try:
         said = "(no guess)" if _is_blank(g) else f"{float(g):.1f}×"
     except (TypeError, ValueError):
         said = f"{g!r} (not a number)"
-    lines.append(f"batch speed-up: you guessed {said}; measured {sp.median:.1f}× "
-                 f"({sp.lo:.1f}-{sp.hi:.1f} over {cmp.repeats} repeats)")
+    lines.append(f"batch speed-up: you guessed {said}; measured {sp.median:.1f}× (the median of the "
+                 f"{cmp.repeats} repeats' invoke-loop time / batch time; range {sp.lo:.1f}-{sp.hi:.1f})")
     return Lines(tuple(lines))
 
 
@@ -431,7 +435,7 @@ def mode_table(cmp: ModeComparison) -> ModeTable:
          f"(the first was ready at {_s(cmp.first_ready.median)})",
          f"Yes: {cmp.max_concurrency} at a time, all {n} done at {_s(b.all_done.median)}",
          f"Bulk processing ({b.tokens_per_s.median:.0f} tokens/s, "
-         f"{b.tokens_per_s.median / inv.tokens_per_s.median:.1f}× the invoke loop's)"),
+         f"{b.tokens_per_s.median / inv.tokens_per_s.median:.1f}× the invoke loop's median)"),
     )
     where = f" on {cmp.label}" if cmp.label else ""
     return ModeTable(("Mode", "User waits?", "Multiple inputs?", "Best for"), rows,

@@ -198,7 +198,8 @@ def test_guesses_are_shown_beside_the_measurement():
                                        "batch speed-up": 2}, SIM_LIKE).lines
     assert lines[0] == "first text on screen: you guessed stream; measured: stream (lowest in 3 of 3 repeats) ✓"
     assert lines[1] == "all answers done first: you guessed invoke; measured: batch (lowest in 3 of 3 repeats)"
-    assert lines[2] == "batch speed-up: you guessed 2.0×; measured 2.8× (2.8-2.9 over 3 repeats)"
+    assert lines[2] == ("batch speed-up: you guessed 2.0×; measured 2.8× (the median of the 3 repeats' "
+                        "invoke-loop time / batch time; range 2.8-2.9)")
     blank = str(compare.guess_vs_measured({"first text on screen": ____, "all answers done first": ____,
                                            "batch speed-up": ____}, LOCAL_LIKE))
     assert blank.count("(no guess)") == 3 and "✓" not in blank and "measured 0.5×" in blank
@@ -206,6 +207,16 @@ def test_guesses_are_shown_beside_the_measurement():
     assert "'fast' (not one of invoke, stream, batch)" in odd and "'lots' (not a number)" in odd
     with pytest.raises(ValueError, match="must be a dict"):
         compare.guess_vs_measured("stream", SIM_LIKE)
+
+
+def test_a_median_winner_whose_range_overlaps_is_not_called_clear():
+    # the local run where the invoke loop had the lowest median but won 1 repeat of 3
+    shaky = _fake("local", ((1.7, 1.2, 3.0), (5.62, 3.15, 2.48)), ((0.6, 0.3, 0.7), (6.44, 4.91, 2.41)),
+                  ((5.1, 4.2, 2.2), (5.12, 4.20, 2.21)))
+    line = compare.guess_vs_measured({"all answers done first": "invoke"}, shaky).lines[1]
+    assert line == ("all answers done first: you guessed invoke; measured: invoke (lowest in 1 of 3 repeats), "
+                    "but its range overlaps stream and batch's: no clear winner in this run")
+    assert "cannot tell them apart" in str(compare.verdicts(shaky)).split("\n")[3]
 
 
 # ---- the table ---------------------------------------------------------------------------
