@@ -98,10 +98,13 @@ class SlotsSweep:
                          f"{self.gain(n_par, cs[-1]):.2f}x the tokens/s of {cs[0]} in flight "
                          f"(medians of {len(g)} repeats; repeat by repeat {min(g):.2f}-{max(g):.2f}x; "
                          f"ideal batching: at most {ideal:.0f}x)")
-            if ideal > 1:
+            if min(g) < 1 < max(g):
+                lines[-1] += ": no clear gain, some repeats above 1x and some below"
+            elif max(g) <= 1:
+                lines[-1] += f": {cs[-1]} in flight were no faster than {cs[0]} in every repeat"
+            elif ideal > 1:
                 way = (self.gain(n_par, cs[-1]) - 1) / (ideal - 1)
-                lines[-1] += (f": {way:.0%} of the way from no gain to ideal" if way >= 0 else
-                              f": below no gain, {cs[-1]} in flight were slower than {cs[0]}")
+                lines[-1] += f": faster in every repeat, {way:.0%} of the way from no gain to ideal"
         return "\n".join(lines)
 
 
@@ -121,7 +124,7 @@ def _size(single_s: float, cells: int, repeats: int, budget_s: float, min_prompt
 
 
 def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3,
-                      budget_s: float = 15.0, max_prompts: int = 8,
+                      budget_s: float = 20.0, max_prompts: int = 8,
                       progress: bool = True) -> SlotsSweep:
     """Tokens/s of the real local model for each (n_parallel, max_concurrency), `repeats` times
     (lesson 03).
@@ -245,6 +248,6 @@ def slots_figure(sweep: SlotsSweep):
     axes[0].set_ylabel("tokens/s, all requests together")
     top = max(max(_ideal(sweep, p, c), *sweep.tokens_per_s(p, c)) for p, c in sweep.runs)
     axes[0].set_ylim(0, 1.35 * top)
-    fig.suptitle(f"Tokens/s against max_concurrency: real SmolLM2 on this CPU, "
+    fig.suptitle(f"Tokens/s against max_concurrency\nreal SmolLM2 on this CPU, "
                  f"{sweep.repeats} repeats of {sweep.n_prompts} prompts each")
     return fig, axes
