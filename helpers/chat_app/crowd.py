@@ -136,8 +136,13 @@ class CrowdRun:
 
     @property
     def mean_in_flight(self) -> float:
-        """Requests in flight, averaged over the run: total request-seconds / duration."""
-        return sum(a.latency_s for a in self.answers) / self.duration_s
+        """Requests in flight, averaged over the arrival window (first to last arrival): each
+        request adds the part of its own interval that falls inside the window."""
+        lo = min(a.start_s for a in self.answers)
+        hi = max(a.start_s for a in self.answers)
+        if hi <= lo:
+            return math.nan
+        return sum(max(0.0, min(a.end_s, hi) - max(a.start_s, lo)) for a in self.answers) / (hi - lo)
 
     @property
     def littles_law_in_flight(self) -> float:
@@ -185,3 +190,47 @@ def plot_crowd(runs: list[CrowdRun], target_s: float | None = None, backend: str
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small")
     return fig, ax
+
+
+# ---- leaving mid-answer ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeaveResult:
+    """One user who left after the first text (lesson 06), and what the simulator did about it.
+
+    deltas_read: text pieces the client had read when it hung up. Upstream counters are the
+    simulator's changes during the run: cancelled / completed chat requests, and tokens written
+    in all (completion_tokens) and after it saw the disconnect (tokens_after_disconnect)."""
+
+    path: str
+    deltas_read: int
+    cancelled: int
+    completed: int
+    tokens_written: int
+    tokens_after_disconnect: int
+
+
+def leave_after_first_text(app, sim, question: str, path: str = "api/chat",
+                           settle=None, timeout_s: float = 60.0) -> LeaveResult:
+    """Ask through `path`, hang up at the first text, then wait until the model's request has
+    ended (cancelled or completed) and read the simulator's counters (lesson 06).
+    settle(): an extra condition to wait for (e.g. the naive producer finished)."""
+    before = sim.stats()
+    deltas, seen = 0, ""
+    with httpx.Client(timeout=timeout_s) as client, \
+            client.stream("POST", app.url + path, json={"question": question}) as resp:
+        for text in resp.iter_text():
+            seen += text
+            deltas = seen.count("event: delta")
+            if deltas:
+                break
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:   # wait for the request to end upstream, not for a clock
+        now = sim.stats()
+        ended = (now["cancelled"] - before["cancelled"]) + (now["completed"] - before["completed"]) >= 2
+        if ended and now["in_flight"] <= before["in_flight"] and (settle is None or settle()):
+            break
+        time.sleep(0.02)
+    d = {k: now[k] - before[k] for k in ("cancelled", "completed", "completion_tokens", "tokens_after_disconnect")}
+    return LeaveResult(path, deltas, d["cancelled"], d["completed"] - 1,   # -1: the question's embedding
+                       d["completion_tokens"], d["tokens_after_disconnect"])
