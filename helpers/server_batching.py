@@ -132,8 +132,8 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
     Starts one llama.cpp server per n_parallel (reused later) and warms it up. One request
     timed alone on the server with the most slots sets the size: as many prompts (at least
     max(concurrencies), at most `max_prompts`) as fit `budget_s`, and the per-request timeout.
-    If even the smallest sweep would overrun the budget, the other servers (the controls) are
-    left out and the plan says so. Repeats run interleaved, in alternating order, so a busy
+    If even the smallest sweep would take over 1.5x the budget, the other servers (the controls)
+    are left out and the plan says so. Repeats run interleaved, in alternating order, so a busy
     moment of the CPU hits every setting alike.
     """
     from .local_model import default_threads, gguf_path, start_local_server
@@ -154,7 +154,7 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
     single_s, max_tokens, n_pars = alone.makespan_s, MAX_TOKENS, sorted(n_parallels)
     size = (single_s, repeats, budget_s, max(concurrencies), max(max_prompts, max(concurrencies)))
     n, estimate, notes = _size(single_s, len(n_pars) * len(concurrencies), *size[1:])
-    if estimate > budget_s and len(n_pars) > 1:        # slow right now: keep the main comparison
+    if estimate > 1.5 * budget_s and len(n_pars) > 1:  # slow right now: keep the main comparison
         left_out = ", ".join(str(q) for q in n_pars if q != main)
         n_pars = [main]
         n, estimate, notes = _size(single_s, len(concurrencies), *size[1:])

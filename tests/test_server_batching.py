@@ -101,7 +101,7 @@ class _Srv:
         self.base_url, self.model, self.n_parallel = "http://127.0.0.1:9/v1", "fake", n_parallel
 
 
-@pytest.mark.parametrize("seconds_per_request, cells, n_prompts", [(0.1, 4, 8), (1.0, 2, 4)])
+@pytest.mark.parametrize("seconds_per_request, cells, n_prompts", [(0.1, 4, 8), (0.3, 4, 4), (1.0, 2, 4)])
 def test_a_slow_machine_gets_a_smaller_sweep_and_is_told(monkeypatch, tmp_path, seconds_per_request,
                                                           cells, n_prompts):
     """No real model: the servers and requests are faked, so only the sizing logic is tested."""
