@@ -9,13 +9,14 @@ is also named in text, so nothing depends on telling colours apart.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
 from .plots import MODE_COLORS
 from .timing import InvokeResult
 
 WAIT = "#e3e3e3"        # "nothing to show yet"
 QUEUE = "#94a4a2"       # waiting for a free server slot
+OVERHEAD = "#d9c9a3"    # fixed per-request work (the same for any prompt)
 PREFILL = "#b9ac70"     # reading the prompt
 DECODE = "#5a5a5a"      # writing tokens
 INK = "#222222"
@@ -89,12 +90,12 @@ def _draw_lanes(ax):
     ax.text(44, 25, "nothing to show yet", ha="center", va="center", fontsize=9)
     ax.add_patch(Rectangle((75, 23), 10, 4, fc=MODE_COLORS["invoke"], ec=INK, lw=1))
     ax.text(86.5, 25, "the whole answer,\nonce, at the end", va="center", fontsize=9)
-    # stream: first chunk early, the rest as written, same finish
+    # stream: first chunk early, the rest as written
     _lane_label(ax, 15.5, "stream", "I see it live")
     ax.add_patch(Rectangle((13, 14), 9, 3, fc=WAIT, ec="#999999", lw=0.8))
     for i in range(14):
         ax.add_patch(Rectangle((23 + 4.3 * i, 14), 2.9, 3, fc=MODE_COLORS["stream"], ec=INK, lw=0.6))
-    ax.text(86.5, 15.5, "chunks as they are\nwritten (SSE events);\nabout the same finish", va="center", fontsize=9)
+    ax.text(86.5, 15.5, "chunks as they are\nwritten (SSE events)", va="center", fontsize=9)
     # batch: several independent requests in flight together
     _lane_label(ax, 4.5, "batch", "many at once")
     for i, end in enumerate((62, 80, 70, 55)):
@@ -107,15 +108,28 @@ def _draw_lanes(ax):
     ax.text(84.8, 0.6, "time", va="center", fontsize=9, color="#666666")
 
 
+def _flow_legend() -> list[Patch]:
+    """One entry per kind of bar in request_flow (lesson 00)."""
+    return [Patch(fc=QUEUE, ec=INK, hatch="..", label="queue: waits for a free slot"),
+            Patch(fc=PREFILL, ec=INK, hatch="//", label="prefill: the server reads the prompt"),
+            Patch(fc=DECODE, ec=INK, label="decode: one token written"),
+            Patch(fc=WAIT, ec="#999999", label="nothing to show yet"),
+            Patch(fc="white", ec=MODE_COLORS["batch"], hatch="////", label="a request in flight (batch)"),
+            Patch(fc=MODE_COLORS["stream"], ec=INK, label="text reaches your code (solid, mode colour)")]
+
+
 def request_flow():
     """The mental model of the course (lesson 00): a request travels from your code over
     HTTP to the server, waits in a queue for a slot, is prefilled (the prompt is read) and
     decoded (one token at a time); then what comes back differs by mode: invoke gets one
     response at the end, stream gets chunks (SSE) as they are written, batch sends many
     requests in parallel. Returns (fig, (ax_path, ax_modes))."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 8.2), constrained_layout=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 8.8), constrained_layout=True)
     _draw_path(top)
     _draw_lanes(bottom)
+    fig.legend(handles=_flow_legend(), loc="outside lower center", ncol=3, fontsize=9, frameon=False,
+               title="What the bars mean (hatched: still waiting or working; solid: something you get)",
+               title_fontsize=9.5)
     fig.suptitle("How a request reaches an LLM, and how the answer comes back", fontsize=13,
                  weight="bold")
     return fig, (top, bottom)
@@ -136,18 +150,21 @@ def _user_row(ax, result: InvokeResult, y: float):
 
 def _server_row(ax, result: InvokeResult, y: float):
     s = result.server
-    gen = max(result.total_s - s.queue_s - s.prefill_s, 0.0)
-    parts = [(0.0, s.queue_s, QUEUE, "..", f"queue: waiting for a slot ({s.queue_s:.2f} s)"),
-             (s.queue_s, s.prefill_s, PREFILL, "//", f"prefill: reading the prompt ({s.prefill_s:.2f} s)"),
-             (s.queue_s + s.prefill_s, gen, DECODE, None, f"generating tokens, + network ({gen:.2f} s)")]
-    for left, width, colour, hatch, label in parts:
+    gen = max(result.total_s - s.first_token_s, 0.0)
+    parts = [(s.queue_s, QUEUE, "..", f"queue: waiting for a slot ({s.queue_s:.2f} s)"),
+             (s.overhead_s, OVERHEAD, "xx", f"overhead: the same for any prompt ({s.overhead_s:.2f} s)"),
+             (s.prefill_s, PREFILL, "//", f"reading the prompt (prefill) ({s.prefill_s:.2f} s)"),
+             (gen, DECODE, None, f"generating tokens, + network ({gen:.2f} s)")]
+    left = 0.0
+    for width, colour, hatch, label in parts:
         ax.barh(y, width, left=left, height=0.5, color=colour, edgecolor=INK, hatch=hatch, label=label)
+        left += width
 
 
 def invoke_timeline(result: InvokeResult, show_server: bool = False, backend: str = ""):
     """One measured `invoke` on a time axis (lesson 01): a blank wait, then the whole
     answer at `total_s`. show_server=True adds a row with where the time went on the
-    server (queue, prefill, generation); only the simulator reports that split, so on
+    server (queue, fixed overhead, reading the prompt, generation); only the simulator reports that split, so on
     other backends the row is left out. Returns (fig, ax)."""
     rows = ["what you see"] + (["server"] if show_server and result.server else [])
     fig, ax = plt.subplots(figsize=(9, 1.9 + 0.9 * len(rows)), layout="constrained")
@@ -163,5 +180,5 @@ def invoke_timeline(result: InvokeResult, show_server: bool = False, backend: st
     title = f"invoke: nothing to see for {result.total_s:.2f} s, then the whole answer at once"
     ax.set_title(title + (f" ({backend})" if backend else ""), fontsize=11)
     if len(rows) == 2:
-        fig.legend(loc="outside lower center", ncol=3, fontsize=8.5, frameon=False)
+        fig.legend(loc="outside lower center", ncol=2, fontsize=8.5, frameon=False)
     return fig, ax

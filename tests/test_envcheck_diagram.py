@@ -202,7 +202,8 @@ def no_show(monkeypatch):
     plt.close("all")
 
 
-RESULT = InvokeResult("Explain caching.", "Caching keeps answers.", 1.7, 12, 73, ServerSplit(0.2, 0.36))
+RESULT = InvokeResult("Explain caching.", "Caching keeps answers.", 1.7, 12, 73,
+                      ServerSplit(0.2, 0.06, overhead_s=0.3))
 
 
 def test_request_flow_returns_fig_and_axes(no_show):
@@ -211,6 +212,11 @@ def test_request_flow_returns_fig_and_axes(no_show):
     text = " ".join(t.get_text() for ax in axes for t in ax.texts)
     for word in ("queue", "prefill", "decode", "invoke", "stream", "batch", "SSE", "max_concurrency"):
         assert word in text
+    # hatched and solid bars are explained in a legend, one entry per kind of bar
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    hatches = [h.get_hatch() for h in fig.legends[0].legend_handles]
+    assert len(legend) == 6 and "hatched" in fig.legends[0].get_title().get_text()
+    assert {"..", "//", "////", None} <= set(hatches)
 
 
 def test_invoke_timeline_shows_the_wait_and_the_answer(no_show):
@@ -224,8 +230,10 @@ def test_invoke_timeline_adds_the_server_split(no_show):
     fig, ax = diagram.invoke_timeline(RESULT, show_server=True, backend="sim")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["what you see", "server"]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["queue: waiting for a slot (0.20 s)", "prefill: reading the prompt (0.36 s)",
-                      "generating tokens, + network (1.14 s)"]
+    assert labels == ["queue: waiting for a slot (0.20 s)", "overhead: the same for any prompt (0.30 s)",
+                      "reading the prompt (prefill) (0.06 s)", "generating tokens, + network (1.14 s)"]
+    bars = [(round(p.get_x(), 3), round(p.get_width(), 3)) for p in ax.patches if p.get_y() > 0.5]
+    assert bars == [(0.0, 0.2), (0.2, 0.3), (0.5, 0.06), (0.56, 1.14)]  # drawn apart, end to end
     assert ax.get_title().endswith("(sim)")
 
 

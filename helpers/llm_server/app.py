@@ -12,8 +12,8 @@ first N attempts, counted with the OpenAI SDK's `x-stainless-retry-count`),
 `deaf` (ignores a client that hangs up: writes the answer to the end, as some
 servers have done, e.g. ggml-org/llama.cpp#24496),
 `hold:NAME` (waits on arrival, counted in flight but not yet queued, until
-POST /v1/sim/release names it) and `hold:NAME:N` (a stream that waits after
-its first N tokens). Tests use holds to wait for events instead of the clock.
+POST /v1/sim/release names it) and `hold:NAME:N` (pauses at exactly N tokens,
+keeping its slot, until released). Tests use holds to wait for events, not the clock.
 
 Timing headers on every answer: x-sim-queue-ms (waiting for a slot),
 x-sim-overhead-ms (fixed per-request work), x-sim-prefill-ms (reading the
@@ -157,7 +157,7 @@ def api_key(request: Request) -> str:
 
 @dataclass(frozen=True)
 class Hold:
-    """X-Sim-Fault: hold:NAME (on arrival) or hold:NAME:N (after N streamed tokens)."""
+    """X-Sim-Fault: hold:NAME (on arrival) or hold:NAME:N (at exactly N tokens)."""
 
     name: str
     after_tokens: int | None = None
@@ -303,6 +303,8 @@ class ChatRun(Response):
             resp = rate_limited(self.sim, self.key, "The server is overloaded: its queue is full", 1.0 * eng.sched.profile.time_scale)
             self.leave()
             return await resp({"type": "http"}, None, send)
+        if isinstance(self.fault, Hold) and self.fault.after_tokens is not None:
+            eng.sched.pause_after(rid, self.fault.after_tokens)  # keeps its slot while held
         eng.poke()
         self.sim.stats["peak_queue_depth"] = max(self.sim.stats["peak_queue_depth"], len(eng.sched.queue))
         while rid not in eng.sched.admitted:
@@ -336,6 +338,11 @@ class ChatRun(Response):
                 sent = done
             if rid in eng.sched.finished and sent >= self.job.completion_tokens:
                 return
+            if rid in eng.sched.paused:  # hold:NAME:N, at exactly N tokens
+                await self.sim.hold(self.fault.name)
+                eng.sched.resume(rid, eng.now())
+                eng.poke()
+                continue
             await eng.wait_until(min(eng.sched.next_token_s(rid), eng.sched.next_event_s()))
 
     def usage(self) -> dict:
@@ -346,8 +353,6 @@ class ChatRun(Response):
         t_first = None
         async for _ in self.tokens_as_due():
             t_first = t_first or self.eng.now()
-        if isinstance(self.fault, Hold) and self.fault.after_tokens is not None:  # held before it is sent
-            await self.sim.hold(self.fault.name)
         self.eng.sched.advance(self.eng.now())
         body = {"id": self.rid, "object": "chat.completion", "created": int(time.time()),
                 "model": self.req.model, "system_fingerprint": "sim",
@@ -373,7 +378,6 @@ class ChatRun(Response):
         # admission: "the first chunk has no text" is a parsing fact, not a time gap.
         parts = [self.chunk({"role": "assistant", "content": ""})]
         first, n_sent = True, 0
-        hold = self.fault if isinstance(self.fault, Hold) and self.fault.after_tokens is not None else None
         async for toks in self.tokens_as_due():
             for t in toks:
                 parts.append(self.chunk({"content": t.lstrip() if first else t}))
@@ -385,12 +389,6 @@ class ChatRun(Response):
                 self.sim.count(self.key, "broken")
                 self.leave()
                 return  # break the stream off: the client sees a connection error
-            if hold and n_sent >= hold.after_tokens:  # keeps its slot, writes nothing meanwhile
-                self.eng.sched.pause(self.rid, self.eng.now())
-                await self.sim.hold(hold.name)
-                self.eng.sched.resume(self.rid, self.eng.now())
-                self.eng.poke()
-                hold = None
         tail = b"".join(parts) + self.chunk({}, self.finish)  # (the role chunk, if no token at all)
         if self.req.include_usage:
             usage = {"id": self.rid, "object": "chat.completion.chunk", "created": int(time.time()),

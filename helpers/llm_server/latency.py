@@ -173,6 +173,7 @@ class SlotScheduler:
         self.prefilling: dict[object, float] = {}   # id -> time its prefill ends
         self.decoding: dict[object, float] = {}     # id -> decode tokens left
         self.paused: dict[object, float] = {}       # id -> tokens left, slot kept (a test hold)
+        self.pause_left: dict[object, float] = {}   # id -> pause when this many tokens are left
         self.admitted: dict[object, float] = {}
         self.first: dict[object, float] = {}
         self.finished: dict[object, float] = {}
@@ -200,13 +201,15 @@ class SlotScheduler:
         self.prefilling.pop(rid, None)
         self.decoding.pop(rid, None)
         self.paused.pop(rid, None)
+        self.pause_left.pop(rid, None)
         self._admit()
 
-    def pause(self, rid: object, t: float) -> None:
-        """Stop decoding a request at time t but keep its slot (the simulator's hold fault)."""
-        self.advance(t)
-        if rid in self.decoding:
-            self.paused[rid] = self.decoding.pop(rid)
+    def pause_after(self, rid: object, n_tokens: int) -> None:
+        """Pause the request, keeping its slot, at the exact moment its n-th token is
+        written (the simulator's hold fault). Answers of n tokens or fewer never pause."""
+        left = self.jobs[rid].completion_tokens - n_tokens
+        if left > 0:
+            self.pause_left[rid] = float(left)
 
     def resume(self, rid: object, t: float) -> None:
         """Decode a paused request again from time t."""
@@ -216,7 +219,7 @@ class SlotScheduler:
 
     def forget(self, rid: object) -> None:
         """Drop the bookkeeping of a request that has ended."""
-        for d in (self.jobs, self.admitted, self.first, self.finished):
+        for d in (self.jobs, self.admitted, self.first, self.finished, self.pause_left):
             d.pop(rid, None)
 
     def _rate(self, rid: object) -> float:
@@ -225,7 +228,8 @@ class SlotScheduler:
     def next_event_s(self) -> float:
         """Time of the next prefill end or last token (inf when idle)."""
         times = list(self.prefilling.values())
-        times += [self.t + left / self._rate(r) for r, left in self.decoding.items()]
+        times += [self.t + (left - self.pause_left.get(r, 0.0)) / self._rate(r)
+                  for r, left in self.decoding.items()]
         return min(times, default=math.inf)
 
     def advance(self, t: float) -> None:
@@ -238,8 +242,13 @@ class SlotScheduler:
                     self.decoding[r] -= (step_to - self.t) * self._rate(r)
                 self.t = step_to
             for r, left in self.decoding.items():  # due now (also: infinite speed)
-                if self.t + left / self._rate(r) <= self.t:
-                    self.decoding[r] = 0.0
+                stop = self.pause_left.get(r, 0.0)
+                if self.t + (left - stop) / self._rate(r) <= self.t:
+                    self.decoding[r] = stop
+            for r in [r for r, left in self.decoding.items() if r in self.pause_left
+                      and left <= self.pause_left[r] + 1e-9]:
+                self.paused[r] = self.pause_left.pop(r)
+                del self.decoding[r]
             if nxt > t:
                 return
             for r, end in list(self.prefilling.items()):
