@@ -97,18 +97,3 @@ def test_all_profiles_are_consistent():
     for p in PROFILES.values():
         assert p.slots >= 1 and p.queue_limit >= 1 and p.default_max_tokens > 0
         assert math.isfinite(predict_single(p, Job(10, 10)).end_s)
-
-
-def test_pause_after_keeps_the_slot_at_exactly_n_tokens_whatever_the_clock():
-    """The simulator's hold:NAME:N fault: even a late clock tick (a busy CPU) stops at N."""
-    from helpers.llm_server.latency import SlotScheduler
-    p = get_profile("hosted-small", 0.1)
-    s = SlotScheduler(p)
-    s.arrive("a", 0.0, Job(10, 50))
-    s.pause_after("a", 3)
-    s.advance(100.0)  # far past the whole answer's time
-    assert s.tokens_done("a") == 3 and "a" in s.paused and s.active == 1 and "a" not in s.finished
-    s.arrive("b", 100.0, Job(10, 5))
-    s.resume("a", 100.0)
-    s.advance(200.0)
-    assert s.tokens_done("a") == 50 and {"a", "b"} <= set(s.finished) and s.active == 0

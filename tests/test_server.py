@@ -334,3 +334,18 @@ def test_embeddings(sim, client):
     raw = httpx.post(sim.base_url + "/embeddings", json={"model": "sim", "input": "a", "encoding_format": "base64"}).json()
     assert len(struct.unpack("<256f", base64.b64decode(raw["data"][0]["embedding"]))) == 256
     assert httpx.post(sim.base_url + "/embeddings", json={"model": "sim", "input": []}).status_code == 400
+
+
+def test_pause_after_keeps_the_slot_at_exactly_n_tokens_whatever_the_clock():
+    """The simulator's hold:NAME:N fault: even a late clock tick (a busy CPU) stops at N."""
+    from helpers.llm_server.latency import Job, SlotScheduler, get_profile
+    p = get_profile("hosted-small", 0.1)
+    s = SlotScheduler(p)
+    s.arrive("a", 0.0, Job(10, 50))
+    s.pause_after("a", 3)
+    s.advance(100.0)  # far past the whole answer's time
+    assert s.tokens_done("a") == 3 and "a" in s.paused and s.active == 1 and "a" not in s.finished
+    s.arrive("b", 100.0, Job(10, 5))
+    s.resume("a", 100.0)
+    s.advance(200.0)
+    assert s.tokens_done("a") == 50 and {"a", "b"} <= set(s.finished) and s.active == 0
