@@ -202,3 +202,16 @@ def test_cli_rejects_bad_options():
     r = subprocess.run([sys.executable, "-m", "helpers.chat_app", "--deadline", "0"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "must be positive" in r.stderr
+
+
+def test_public_names_have_docstrings_naming_lesson_06():
+    import inspect
+
+    from helpers import chat_app
+    from helpers.chat_app import crowd, events
+    names = [(chat_app, n) for n in chat_app.__all__]
+    names += [(m, n) for m in (crowd, events) for n, obj in vars(m).items() if not n.startswith("_")
+              and getattr(obj, "__module__", None) == m.__name__ and (inspect.isfunction(obj) or inspect.isclass(obj))]
+    for module, name in names:
+        doc = getattr(module, name).__doc__ or ""
+        assert "lesson 06" in doc.lower(), f"{module.__name__}.{name}"

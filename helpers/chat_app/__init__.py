@@ -125,7 +125,7 @@ def _alive(url: str) -> bool:
 
 
 def stop_chat_apps() -> None:
-    """Stop every chat app this kernel started."""
+    """Stop every chat app this kernel started (lesson 06)."""
     from ..simulator import _stop
     with _lock:
         for proc, _ in _running.values():

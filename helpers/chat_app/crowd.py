@@ -95,7 +95,7 @@ async def _one(client, url, question, t0, start) -> AppAnswer:
 
 def poisson_arrivals(users_per_min: float, n: int, seed: int = 0) -> list[float]:
     """n arrival times (s): gaps drawn from an exponential distribution with mean 60/users_per_min,
-    so users come at random, independently, at that average rate (a Poisson process)."""
+    so users come at random, independently, at that average rate (a Poisson process; lesson 06)."""
     rng = random.Random(seed)
     t, out = 0.0, []
     for _ in range(n):

@@ -20,12 +20,12 @@ import openai
 
 
 def sse(event: str, data: dict) -> bytes:
-    """One SSE event: `event: NAME`, one `data:` line of JSON, a blank line."""
+    """One SSE event (lesson 06): `event: NAME`, one `data:` line of JSON, a blank line."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 def parse_sse(text: str) -> list[tuple[str, dict]]:
-    """[(event name, data dict)] from an SSE body (complete events only)."""
+    """[(event name, data dict)] from an SSE body, complete events only (lesson 06)."""
     out = []
     for block in text.replace("\r\n", "\n").split("\n\n"):
         name, data = "message", []
@@ -40,7 +40,7 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
 
 
 def error_event(exc: BaseException, deadline_s: float) -> tuple[str, str]:
-    """(kind, one-line message) for the page. Never includes str(exc)."""
+    """(kind, one-line message) for the page (lesson 06). Never includes str(exc)."""
     if isinstance(exc, TimeoutError):
         return "timeout", (f"No complete answer within {deadline_s:g} s: the model is stalled or "
                            "overloaded. Try again in a minute.")
