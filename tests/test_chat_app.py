@@ -215,3 +215,22 @@ def test_public_names_have_docstrings_naming_lesson_06():
     for module, name in names:
         doc = getattr(module, name).__doc__ or ""
         assert "lesson 06" in doc.lower(), f"{module.__name__}.{name}"
+
+
+def test_a_per_user_cap_turns_the_extra_request_away(sim):
+    capped = start_chat_app(server=sim, deadline_s=DEADLINE_S, timeout_s=30, per_user_cap=1)
+    received: list[str] = []
+    body = {"question": QUESTION, "fault": "hold:cap:3"}
+    with httpx.Client(timeout=30) as client:
+        t = threading.Thread(target=lambda: received.append(
+            client.post(capped.url + "api/chat", json=body, headers={"X-User": "ann"}).text), daemon=True)
+        t.start()
+        wait_for("ann's first answer to be held", lambda: sim.stats()["held"].get("cap"))
+        second = client.post(capped.url + "api/chat", json={"question": QUESTION}, headers={"X-User": "ann"})
+        other = client.post(capped.url + "api/chat", json={"question": QUESTION}, headers={"X-User": "bob"})
+        httpx.post(sim.base_url + "/sim/release", json={"name": "cap"}, timeout=5)
+        t.join(30)
+        again = client.post(capped.url + "api/chat", json={"question": QUESTION}, headers={"X-User": "ann"})
+    assert second.status_code == 429 and "in progress" in second.json()["error"]["message"]
+    assert parse_sse(other.text)[-1][0] == "done" and parse_sse(received[0])[-1][0] == "done"
+    assert again.status_code == 200   # the slot came back when the first answer ended

@@ -23,13 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=200, help="longest answer, in tokens")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model's next bytes")
     ap.add_argument("--allow-faults", action="store_true", help="pass a request's 'fault' on as X-Sim-Fault")
+    ap.add_argument("--per-user-cap", type=int, default=0, help="answers one user may have in flight (0: no cap)")
     ap.add_argument("--parent-pid", type=int, help="stop when this process ends (notebook use)")
     a = ap.parse_args(argv)
-    if not (a.deadline > 0 and a.timeout > 0 and a.max_tokens > 0):
-        print("--deadline, --timeout and --max-tokens must be positive numbers", file=sys.stderr)
+    if not (a.deadline > 0 and a.timeout > 0 and a.max_tokens > 0 and a.per_user_cap >= 0):
+        print("--deadline, --timeout and --max-tokens must be positive numbers (--per-user-cap >= 0)",
+              file=sys.stderr)
         return 2
     app = create_app(deadline_s=a.deadline, allow_faults=a.allow_faults, max_tokens=a.max_tokens,
-                     timeout_s=a.timeout)
+                     timeout_s=a.timeout, per_user_cap=a.per_user_cap)
     server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level="warning",
                                            backlog=4096, timeout_keep_alive=30, access_log=False))
 

@@ -21,6 +21,8 @@ import asyncio
 import queue
 import threading
 import time
+import weakref
+from collections import Counter
 from pathlib import Path
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -156,8 +158,21 @@ async def chat(request: Request):
     asked = await read_question(request, request.app.state.allow_faults)
     if isinstance(asked, JSONResponse):
         return asked
+    st = request.app.state
+    user = request.headers.get("x-user") or (request.client.host if request.client else "?")
+    if st.per_user_cap and st.user_in_flight[user] >= st.per_user_cap:
+        return bad_request(429, f"You already have {st.per_user_cap} answer(s) in progress: wait for one "
+                                "to finish, then ask again.", st.stats)
     events = answer_events(request.app, *asked, t0)
+    st.user_in_flight[user] += 1   # given back when the answer's generator is gone, however it ended
+    weakref.finalize(events, _release, st.user_in_flight, user)
     return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)
+
+
+def _release(in_flight: Counter, user: str) -> None:
+    in_flight[user] -= 1
+    if in_flight[user] <= 0:
+        del in_flight[user]
 
 
 def naive_events(bot, question: str, fault: str | None, stats: dict):
@@ -246,10 +261,11 @@ class BufferingProxy:
 
 
 def create_app(bot=None, deadline_s: float = 60.0, allow_faults: bool = False, max_tokens: int = 200,
-               timeout_s: float = 30.0) -> Starlette:
+               timeout_s: float = 30.0, per_user_cap: int = 0) -> Starlette:
     """The chat app (lesson 06). bot: a SupportBot (default: built at startup from the backend
     switch). deadline_s: the most one answer may take. allow_faults: let a request's JSON
-    "fault" reach the simulator as X-Sim-Fault (tests and the lesson only)."""
+    "fault" reach the simulator as X-Sim-Fault (tests and the lesson only). per_user_cap: answers
+    one user (header X-User, else the client's address) may have in flight; more get a 429 (0: no cap)."""
     from .support import build_support_bot
 
     async def lifespan(app):
@@ -262,6 +278,7 @@ def create_app(bot=None, deadline_s: float = 60.0, allow_faults: bool = False, m
                             Route("/api/stats", stats), Route("/api/stats/reset", reset_stats, methods=["POST"])],
                     lifespan=lifespan)
     app.state.bot, app.state.deadline_s, app.state.allow_faults = bot, deadline_s, allow_faults
+    app.state.per_user_cap, app.state.user_in_flight = per_user_cap, Counter()
     app.state.stats = {**dict.fromkeys(COUNTERS, 0), "naive_finished": 0}
     prices = load_prices()
     app.state.price = prices[prices.default_model]

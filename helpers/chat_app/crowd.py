@@ -36,6 +36,7 @@ class AppAnswer:
     status: str                  # "done", "error:<kind>", "http <code>" or "broken"
     text: str = ""
     server: dict = field(default_factory=dict, repr=False)
+    user: str = ""
 
     @property
     def ok(self) -> bool:
@@ -51,15 +52,15 @@ class AppAnswer:
         return None if self.ttft_s is None else self.ttft_s - self.start_s
 
 
-def _answer(t0, start, sources, first, body, status_code) -> AppAnswer:
+def _answer(t0, start, sources, first, body, status_code, user="") -> AppAnswer:
     end = time.perf_counter() - t0
     if status_code != 200:
-        return AppAnswer(start, None, None, end, f"http {status_code}")
+        return AppAnswer(start, None, None, end, f"http {status_code}", user=user)
     events = parse_sse(body)
     last = events[-1] if events else ("", {})
     status = "done" if last[0] == "done" else f"error:{last[1].get('kind')}" if last[0] == "error" else "broken"
     text = "".join(d["text"] for n, d in events if n == "delta")
-    return AppAnswer(start, sources, first, end, status, text, last[1] if last[0] == "done" else {})
+    return AppAnswer(start, sources, first, end, status, text, last[1] if last[0] == "done" else {}, user)
 
 
 def measure_app(url: str, question: str, path: str = "api/chat", fault: str | None = None,
@@ -77,20 +78,21 @@ def measure_app(url: str, question: str, path: str = "api/chat", fault: str | No
         return _answer(t0, 0.0, sources, first, seen, resp.status_code)
 
 
-async def _one(client, url, question, t0, start) -> AppAnswer:
+async def _one(client, url, question, t0, start, user) -> AppAnswer:
     await asyncio.sleep(max(0.0, start - (time.perf_counter() - t0)))
     sent = time.perf_counter() - t0
     seen, sources, first = "", None, None
     try:
-        async with client.stream("POST", url + "api/chat", json={"question": question}) as resp:
+        async with client.stream("POST", url + "api/chat", json={"question": question},
+                                 headers={"X-User": user}) as resp:
             async for text in resp.aiter_text():
                 now = time.perf_counter() - t0
                 seen += text
                 sources = sources if sources is not None or "event: sources" not in seen else now
                 first = first if first is not None or "event: delta" not in seen else now
-            return _answer(t0, sent, sources, first, seen, resp.status_code)
+            return _answer(t0, sent, sources, first, seen, resp.status_code, user)
     except httpx.HTTPError:
-        return AppAnswer(sent, sources, first, time.perf_counter() - t0, "broken")
+        return AppAnswer(sent, sources, first, time.perf_counter() - t0, "broken", user=user)
 
 
 def poisson_arrivals(users_per_min: float, n: int, seed: int = 0) -> list[float]:
@@ -106,10 +108,12 @@ def poisson_arrivals(users_per_min: float, n: int, seed: int = 0) -> list[float]
 
 @dataclass(frozen=True)
 class CrowdRun:
-    """n users arriving at random at `users_per_min` (lesson 06), as the clients saw it."""
+    """n users arriving at random at `users_per_min` (lesson 06), as the clients saw it.
+    heavy: the answers of one extra user who sent a burst at the start (not in the percentiles)."""
 
     users_per_min: float
     answers: tuple[AppAnswer, ...]
+    heavy: tuple[AppAnswer, ...] = ()
 
     @property
     def n_ok(self) -> int:
@@ -157,18 +161,20 @@ class CrowdRun:
 
 
 async def run_crowd(url: str, users_per_min: float, n_users: int, seed: int = 0,
-                    questions=QUESTIONS, timeout_s: float = 120.0) -> CrowdRun:
+                    questions=QUESTIONS, timeout_s: float = 120.0, burst: int = 0) -> CrowdRun:
     """Send n_users questions to the app at Poisson arrival times; wait for every answer (lesson 06).
-    In a notebook: `run = await run_crowd(...)`."""
+    Each user has a name of its own (header X-User). burst: one more user ("heavy") sends this many
+    questions at once at the start, like a script or many open tabs. In a notebook: `await run_crowd(...)`."""
     if not users_per_min > 0 or not (isinstance(n_users, int) and n_users >= 2):
         raise ValueError("users_per_min must be > 0 and n_users a whole number >= 2")
     starts = poisson_arrivals(users_per_min, n_users, seed)
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as client:
         t0 = time.perf_counter()
-        answers = await asyncio.gather(*(_one(client, url, questions[i % len(questions)], t0, s)
-                                         for i, s in enumerate(starts)))
-    return CrowdRun(users_per_min, tuple(answers))
+        jobs = [_one(client, url, questions[i % len(questions)], t0, s, f"user-{i}") for i, s in enumerate(starts)]
+        jobs += [_one(client, url, questions[i % len(questions)], t0, 0.0, "heavy") for i in range(burst)]
+        answers = await asyncio.gather(*jobs)
+    return CrowdRun(users_per_min, tuple(answers[:n_users]), tuple(answers[n_users:]))
 
 
 def plot_crowd(runs: list[CrowdRun], target_s: float | None = None, backend: str = ""):
