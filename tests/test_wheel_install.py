@@ -25,7 +25,12 @@ DATA_THE_LESSONS_READ = ["helpers/data/prices.json", "helpers/quizzes/00_start_h
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+    # Build from a clean copy: setuptools leaves build/ behind, and a stale build/ could
+    # smuggle deleted modules into the wheel.
+    src = out / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "artifacts", "*.egg-info", "__pycache__", ".hypothesis"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
                    check=True, timeout=600)
     (found,) = out.glob("invoke_stream_batch-*.whl")
     return found
