@@ -1,4 +1,4 @@
-"""Tests for helpers/quiz.py, helpers/quiz_checks.py and every question in helpers/quizzes/*.yaml.
+"""Tests for the helpers/quiz package and every question in helpers/quiz/banks/*.yaml.
 
 For every question: its correct answer passes, each wrong choice fails with its own
 feedback, the `____` placeholder reads as not attempted, the declared hints exist,

@@ -17,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-DATA_THE_LESSONS_READ = ["helpers/data/prices.json", "helpers/quizzes/00_start_here.yaml",
-                         "helpers/quizzes/05_rag_and_cost.yaml", "helpers/data/support_docs/returns.md",
+DATA_THE_LESSONS_READ = ["helpers/data/prices.json", "helpers/quiz/banks/00_start_here.yaml",
+                         "helpers/quiz/banks/05_rag_and_cost.yaml", "helpers/data/support_docs/returns.md",
                          "helpers/llm_server/dashboard.html"]
 
 
@@ -42,8 +42,8 @@ def test_the_wheel_carries_every_data_file_the_lessons_read(wheel):
     assert not missing, f"not in the wheel: {missing}"
     docs = [n for n in names if n.startswith("helpers/data/support_docs/")]
     assert len(docs) == len(list((ROOT / "helpers/data/support_docs").glob("*.md")))
-    quizzes = [n for n in names if n.startswith("helpers/quizzes/")]
-    assert len(quizzes) == len(list((ROOT / "helpers/quizzes").glob("*.yaml")))
+    quizzes = [n for n in names if n.startswith("helpers/quiz/banks/")]
+    assert len(quizzes) == len(list((ROOT / "helpers/quiz/banks").glob("*.yaml")))
     assert not [n for n in names if n.startswith(("tests/", "notebooks/", "benchmarks/"))]
 
 

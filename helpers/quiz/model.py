@@ -26,14 +26,14 @@ from typing import Any
 
 import yaml
 
-from .errors import CourseError
-from .quiz_checks import NAMED_CHECKS, _number
+from ..errors import CourseError
+from .checks import NAMED_CHECKS, _number
 
 __all__ = ["____", "Feedback", "Question", "Quiz", "QuizFormatError", "lessons", "load_quiz",
            "progress_summary", "show"]
 
-QUIZ_DIR = Path(__file__).resolve().parent / "quizzes"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+QUIZ_DIR = Path(__file__).resolve().parent / "banks"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"correct": "Correct", "incorrect": "Not yet", "not_attempted": "Not attempted",
           "self_assessed": "Self-assessment (not graded)"}
 # Okabe-Ito colours: they only add to the label word, never replace it.
