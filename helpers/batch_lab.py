@@ -12,6 +12,7 @@ Everything here is a thin layer over `helpers.timing.measure_batch`, which runs
 """
 from __future__ import annotations
 
+import html
 import io
 import threading
 from typing import Callable
@@ -22,6 +23,7 @@ import numpy as np
 from . import plots
 from .llm_server.latency import Job, Profile, jitter_factor, makespan_s, predict_batch
 from .timing import BatchResult, measure_batch
+from .ui import ThreadedWidget
 
 PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider
 CONCURRENCY_RANGE = (1, 32)   # the lab's "max_concurrency" slider
@@ -121,14 +123,14 @@ def timeline(result: BatchResult, title: str | None = None, predicted=None):
     return fig, ax
 
 
-class BatchLab:
+class BatchLab(ThreadedWidget):
     """The batch lab (lesson 03): pick how many prompts and max_concurrency, click Run,
     watch the progress bar, then read the numbers and the timeline of every request.
 
     A thin skin over `run_batch`; the run happens in a worker thread so the page stays live,
-    and the Run button is disabled until it ends. `server=` (a `start_simulator()` result)
-    adds the server's own count of requests in flight at peak. `.result` holds the last
-    BatchResult; `.wait()` blocks until a run ends.
+    and the Run button is disabled until it ends (`helpers.ui.ThreadedWidget`). `server=`
+    (a `start_simulator()` result) adds the server's own count of requests in flight at peak.
+    `.result` holds the last BatchResult; `.wait()` blocks until a run ends and returns it.
     """
 
     def __init__(self, llm, server=None, n_prompts: int = 16, max_concurrency: int = 4):
@@ -136,7 +138,7 @@ class BatchLab:
 
         n = _whole("n_prompts", n_prompts, *PROMPT_RANGE)
         c = _whole("max_concurrency", max_concurrency, *CONCURRENCY_RANGE)
-        self.llm, self.server, self.result, self.thread = llm, server, None, None
+        self.llm, self.server, self.result = llm, server, None
         wide = {"description_width": "initial"}
         lo_n, hi_n = PROMPT_RANGE
         lo_c, hi_c = CONCURRENCY_RANGE
@@ -148,43 +150,37 @@ class BatchLab:
         self.numbers = w.HTML("Click <b>Run batch</b>.")
         self.timeline = w.Output()
         self.button.on_click(self.timeline.capture()(self._on_click))
-        self.layout = w.VBox([w.HBox([self.n_prompts, self.max_concurrency, self.button]),
-                              self.progress, self.numbers, self.timeline])
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.layout._repr_mimebundle_(**kwargs)
+        super().__init__(w.VBox([w.HBox([self.n_prompts, self.max_concurrency, self.button]),
+                                 self.progress, self.numbers, self.timeline]), [self.button], self.timeline)
 
     def _on_click(self, _button=None) -> None:
-        if self.thread is not None and self.thread.is_alive():
+        if self.running:
             return
         n, c = self.n_prompts.value, self.max_concurrency.value
-        self.button.disabled = True
         self.progress.max, self.progress.value, self.progress.bar_style = n, 0, ""
         self.progress.description = f"done 0/{n}"
         self.numbers.value = f"Running {n} prompts at max_concurrency={c} …"
-        self.thread = threading.Thread(target=self._work, args=(n, c), daemon=True)
-        self.thread.start()
+        self.start(self._work, n, c)
 
     def _on_progress(self, done: int, _index: int) -> None:
         self.progress.value = max(self.progress.value, done)
         self.progress.description = f"done {self.progress.value}/{self.progress.max}"
 
     def _work(self, n: int, c: int) -> None:
-        try:
-            if self.server is not None:
-                self.server.reset_stats()
-            result = run_batch(self.llm, n, c, on_progress=self._on_progress)
-            peak = f" · server peak in flight {self.server.stats()['peak_in_flight']}" if self.server else ""
-            self.progress.value, self.progress.bar_style = n, "success"
-            self.progress.description = f"done {n}/{n}"
-            self.numbers.value = summary(result) + peak
-            self.result = result
-            self._draw(result)
-        except Exception as exc:  # noqa: BLE001 -- show it in the lab, keep the lab usable
-            self.progress.bar_style = "danger"
-            self.numbers.value = f"The run failed: {type(exc).__name__}: {str(exc)[:200]}"
-        finally:
-            self.button.disabled = False
+        if self.server is not None:
+            self.server.reset_stats()
+        result = run_batch(self.llm, n, c, on_progress=self._on_progress)
+        peak = f" · server peak in flight {self.server.stats()['peak_in_flight']}" if self.server else ""
+        self.progress.value, self.progress.bar_style = n, "success"
+        self.progress.description = f"done {n}/{n}"
+        self.numbers.value = summary(result) + peak
+        self.result = result
+        self._draw(result)
+
+    def on_error(self, line: str) -> None:
+        """A failed run shows in the lab as one line; the lab stays usable."""
+        self.progress.bar_style = "danger"
+        self.numbers.value = f"The run failed: {html.escape(line)}"
 
     def _draw(self, result: BatchResult) -> None:
         from IPython.display import Image
@@ -195,8 +191,7 @@ class BatchLab:
 
     def wait(self, timeout_s: float = 120) -> BatchResult | None:
         """Block until the current run ends (for scripts and tests); returns `.result`."""
-        if self.thread is not None:
-            self.thread.join(timeout_s)
+        super().wait(timeout_s)
         return self.result
 
 
