@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 
 import html
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 
-from .explain import explain
+from .ui import ThreadedWidget
 
 __all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "measure_ingestion",
            "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
@@ -245,31 +244,29 @@ def _sources_html(docs: list[Document]) -> str:
     return f'<div style="font-size:0.9em"><b>Sources</b><ol>{items}</ol></div>'
 
 
-class AnswerWidget:
+class AnswerWidget(ThreadedWidget):
     """Lesson 05: ask a question; the sources appear first, then the answer streams in,
-    with retrieval time and TTFT below. The work is `stream_answer(chain, question)`."""
+    with retrieval time and TTFT below. The work is `stream_answer(chain, question)`,
+    run in a thread by `helpers.ui.ThreadedWidget`."""
 
     def __init__(self, chain, questions: list[str] = ()):
-        self.chain, self.result, self.thread, self.text = chain, None, None, ""
+        self.chain, self.result, self.text = chain, None, ""
         self.question = widgets.Combobox(options=list(questions), value=questions[0] if questions else "",
-                                         placeholder="Type a question", layout=widgets.Layout(width="70%"))
+                                         placeholder="Type a question", description="Question",
+                                         layout=widgets.Layout(width="70%"))
         self.button = widgets.Button(description="Ask", button_style="primary", icon="search")
         self.sources, self.answer, self.timing = widgets.HTML(), widgets.HTML(), widgets.Label()
         self.log = widgets.Output()
         self.button.on_click(self.log.capture(clear_output=True)(self._on_click))
-        self.widget = widgets.VBox([widgets.HBox([self.question, self.button]), self.sources,
-                                    self.answer, self.timing, self.log])
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+        super().__init__(widgets.VBox([widgets.HBox([self.question, self.button]), self.sources,
+                                       self.answer, self.timing, self.log]), [self.button], self.log)
 
     def _on_click(self, _button=None) -> None:
-        self.button.disabled = True
+        if self.running:
+            return
         self.sources.value, self.answer.value, self.text, self.result = "<i>retrieving…</i>", "", "", None
         self.timing.value = ""
-        self.thread = threading.Thread(target=self._run, args=(self.question.value,), daemon=True)
-        self.thread.start()
+        self.start(self._run, self.question.value)
 
     def _show_sources(self, docs, t_s: float) -> None:
         self.sources.value = _sources_html(docs)
@@ -281,15 +278,10 @@ class AnswerWidget:
                              f"{html.escape(self.text)}</div>")
 
     def _run(self, question: str) -> None:
-        try:
-            r = stream_answer(self.chain, question, self._show_sources, self._add_text)
-            self.result = r
-            self.timing.value = (f"retrieval {r.retrieval_s:.2f} s · first words at {r.ttft_s:.2f} s "
-                                 f"(TTFT, retrieval included) · done at {r.total_s:.2f} s")
-        except Exception as e:  # shown in the widget, one line
-            self.log.append_stdout(explain(e) + "\n")
-        finally:
-            self.button.disabled = False
+        r = stream_answer(self.chain, question, self._show_sources, self._add_text)
+        self.result = r
+        self.timing.value = (f"retrieval {r.retrieval_s:.2f} s · first words at {r.ttft_s:.2f} s "
+                             f"(TTFT, retrieval included) · done at {r.total_s:.2f} s")
 
 
 # ---- evaluation: batch work ------------------------------------------------------------------------

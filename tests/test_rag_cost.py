@@ -168,6 +168,16 @@ def test_answer_widget_shows_sources_then_the_answer(chain):
     assert "retrieval" in w.timing.value and "TTFT" in w.timing.value
 
 
+def test_answer_widget_shows_a_failure_as_one_line_and_stays_usable(store, sim_env):
+    broken = chat_model(max_tokens=60, timeout=20, max_retries=0, default_headers={"X-Sim-Fault": "500"})
+    w = rag.AnswerWidget(rag.build_chain(store.as_retriever(), broken), ["What is the return window?"])
+    w.button.click()
+    w.wait(30)
+    assert w.error and "500" in w.error and "\n" not in w.error
+    assert not w.button.disabled and w.result is None
+    assert w.log.outputs and w.error in w.log.outputs[-1]["text"]
+
+
 # ---- prices and costs ----------------------------------------------------------------------------
 
 def test_price_file_is_labelled_example_data_with_a_date():
