@@ -73,6 +73,8 @@ def bad_request(status: int, message: str, stats: dict) -> JSONResponse:
 async def read_question(request: Request, allow_faults: bool) -> tuple[str, str | None] | JSONResponse:
     """(question, fault) from the JSON body, or a 4xx JSON answer with a one-line message."""
     stats = request.app.state.stats
+    if int(request.headers.get("content-length") or 0) > 64 * 1024:
+        return bad_request(413, "The request is too large: send only the question.", stats)
     try:
         body = await request.json()
     except ValueError:
