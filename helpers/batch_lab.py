@@ -339,8 +339,7 @@ def first_result_chart(batch: BatchResult, as_completed: BatchResult):
     """Bars: when your code can use the first answer (filled) and when all answers are done
     (outline), for `batch` and `batch_as_completed` (lesson 03). Returns (fig, ax)."""
     fig, ax = plt.subplots(figsize=(8, 2.8), constrained_layout=True)
-    ax.grid(alpha=0.3, axis="x")
-    ax.spines[["top", "right"]].set_visible(False)
+    plots.style_axes(ax, grid="x")
     rows = [("batch", batch, plots.MODE_COLORS["batch"]),
             ("batch_as_completed", as_completed, plots.MODE_COLORS["other"])]
     for y, (_, r, colour) in enumerate(rows):

@@ -36,7 +36,7 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plots import MODE_COLORS
+from .plots import MODE_COLORS, style_axes
 from .quiz import ____, Feedback, Question, _is_blank
 from .timing import measure_batch, measure_invoke, measure_stream
 
@@ -446,9 +446,7 @@ def mode_table(cmp: ModeComparison) -> ModeTable:
 
 def _axes(figsize, ncols=1):
     fig, ax = plt.subplots(1, ncols, figsize=figsize, layout="constrained", squeeze=False)
-    for a in ax.flat:
-        a.grid(alpha=0.3)
-        a.spines[["top", "right"]].set_visible(False)
+    style_axes(ax.flat)
     return fig, list(ax.flat)
 
 

@@ -208,11 +208,11 @@ def plot_monthly(price: Price, requests_per_day: float, prompt_tokens: float, ou
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .plots import _PALETTE
+    from .plots import PALETTE, style_axes
 
     x = np.linspace(0, 2 * max(requests_per_day, 1), 50)
-    styles = {"none": (_PALETTE[3], "-"), "cache": (_PALETTE[0], "--"), "batch": (_PALETTE[2], ":"),
-              "both": (_PALETTE[4], "-.")}
+    styles = {"none": (PALETTE[3], "-"), "cache": (PALETTE[0], "--"), "batch": (PALETTE[2], ":"),
+              "both": (PALETTE[4], "-.")}
     lines = [("none", "no cache", 0.0, False)]
     if cache_hit_rate > 0:
         lines.append(("cache", f"cache hit rate {cache_hit_rate:.0%}", cache_hit_rate, False))
@@ -228,8 +228,7 @@ def plot_monthly(price: Price, requests_per_day: float, prompt_tokens: float, ou
             label=f"your setting: ${here.total_usd:,.2f} / month")
     ax.set(xlabel="traffic (requests per day)", ylabel=f"cost per {days}-day month (US$)",
            xlim=(0, x[-1]), ylim=(0, None), title=f"Cost grows in a straight line with traffic ({price.model}, example prices)")
-    ax.grid(alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
+    style_axes(ax)
     ax.legend(loc="upper left", fontsize="small")
     return fig, ax
 

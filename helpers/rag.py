@@ -143,14 +143,14 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    from .plots import _PALETTE, MEASURED
+    from .plots import MEASURED, PALETTE, style_axes
 
     fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
     for i, size in enumerate(sorted({r.chunk_size for r in runs})):
         line = sorted((r for r in runs if r.chunk_size == size), key=lambda r: r.max_concurrency)
         ax.plot([r.max_concurrency for r in line], [r.chunks_per_s for r in line],
                 marker="osD^v"[i % 5], ls=["-", "--", ":", "-."][i % 4], lw=2, ms=7,
-                color=_PALETTE[[4, 5, 6, 0][i % 4]],
+                color=PALETTE[[4, 5, 6, 0][i % 4]],
                 label=f"chunk_size={size} ({line[0].n_requests} requests)")
     concs = sorted({r.max_concurrency for r in runs})
     ax.set_xscale("log", base=2)
@@ -159,8 +159,8 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks(concs, [str(c) for c in concs])
+    style_axes(ax)
     ax.grid(alpha=0.3, which="both")
-    ax.spines[["top", "right"]].set_visible(False)
     ax.set(xlabel="max_concurrency (requests in flight)", ylabel="throughput (chunks/s, log scale)",
            title=f"Fewer, bigger requests and more in flight: faster ingestion ({runs[0].n_texts} chunks)")
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small", loc="lower right")

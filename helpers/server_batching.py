@@ -219,7 +219,7 @@ def slots_figure(sweep: SlotsSweep):
     max_concurrency with the min-max range of the repeats, and two reference lines computed from
     the same run: no gain (one request at a time) and ideal batching. Returns (fig, axes)."""
     n_pars = sorted({p for p, _ in sweep.runs})
-    fig, axes = plots._new(figsize=(4.6 * len(n_pars) + 0.6, 4), ncols=len(n_pars))
+    fig, axes = plots.new_figure(figsize=(4.6 * len(n_pars) + 0.6, 4), ncols=len(n_pars))
     axes = list(axes) if len(n_pars) > 1 else [axes]
     for a in axes[1:]:
         a.sharey(axes[0])

@@ -181,19 +181,18 @@ def plot_crowd(runs: list[CrowdRun], target_s: float | None = None, backend: str
     """p50 / p95 / p99 time to first text against users per minute (lesson 06). Returns (fig, ax)."""
     import matplotlib.pyplot as plt
 
-    from ..plots import _PALETTE, MEASURED
+    from ..plots import MEASURED, PALETTE, style_axes
 
     fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
     x = [r.users_per_min for r in runs]
     for i, (q, style) in enumerate([(50, "-"), (95, "--"), (99, ":")]):
         ax.plot(x, [r.ttft_percentile_s(q) for r in runs], marker="os^"[i], ls=style, lw=2,
-                color=_PALETTE[i], label=f"p{q}")
+                color=PALETTE[i], label=f"p{q}")
     if target_s:
         ax.axhline(target_s, color="grey", lw=1, ls="-.", label=f"target {target_s:.2f} s")
     ax.set(xlabel="users per minute (Poisson arrivals)", ylabel="time to first text at the client (s)",
            title="How does the tail of the wait grow with traffic?")
-    ax.grid(alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
+    style_axes(ax)
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small")
     return fig, ax
 

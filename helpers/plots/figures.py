@@ -11,26 +11,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .timing import BatchResult, InvokeResult, StreamResult
-
-_PALETTE = ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e76300", "#b9ac70"]
-MODE_COLORS = {"invoke": _PALETTE[0], "stream": _PALETTE[1], "batch": _PALETTE[2],
-               "predicted": _PALETTE[3], "other": _PALETTE[4]}
-MEASURED = "measured (this run)"
-PREDICTED = "predicted (latency model)"
-
-
-def _new(figsize=(8, 4), ncols: int = 1):
-    fig, ax = plt.subplots(1, ncols, figsize=figsize, constrained_layout=True)
-    for a in np.atleast_1d(ax):
-        a.grid(alpha=0.3)
-        a.spines[["top", "right"]].set_visible(False)
-    return fig, ax
-
+from ..timing import BatchResult, InvokeResult, StreamResult
+from .style import MEASURED, MODE_COLORS, PREDICTED, new_figure
 
 def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
     """Characters on screen vs time: invoke jumps at the end, stream grows from TTFT (lesson 02)."""
-    fig, ax = _new()
+    fig, ax = new_figure()
     n = len(invoke.text)
     ax.step([0, invoke.total_s, invoke.total_s * 1.02], [0, n, n], where="post",
             color=MODE_COLORS["invoke"], lw=2.5, label=f"invoke: all at {invoke.total_s:.2f} s")
@@ -51,7 +37,7 @@ def gantt(batch: BatchResult, title: str | None = None, predicted=None):
     from matplotlib.patches import Patch
 
     n = len(batch.requests)
-    fig, ax = _new(figsize=(8, min(7.0, 1.6 + 0.18 * n)))
+    fig, ax = new_figure(figsize=(8, min(7.0, 1.6 + 0.18 * n)))
     for r in batch.requests:
         ax.barh(r.index, r.latency_s, left=r.start_s, height=0.7,
                 color=MODE_COLORS["batch"] if r.ok else "white",
@@ -80,7 +66,7 @@ def concurrency_sweep(results: dict[int, BatchResult], predicted: dict[int, tupl
 
     predicted maps concurrency -> (throughput_rps, p95_latency_s) from the latency model.
     """
-    fig, (a1, a2) = _new(figsize=(10, 4), ncols=2)
+    fig, (a1, a2) = new_figure(figsize=(10, 4), ncols=2)
     cs = sorted(results)
     a1.plot(cs, [results[c].throughput_rps for c in cs], "o-", color=MODE_COLORS["batch"], label=MEASURED)
     a2.plot(cs, [results[c].p95_latency_s for c in cs], "s-", color=MODE_COLORS["batch"], label=MEASURED)

@@ -1,0 +1,31 @@
+"""One palette and one figure setup for every plot in the course (all lessons).
+
+invoke, stream and batch keep one colour each, course-wide; the palette is
+colour-blind safe (Petroff's 10-colour cycle), and plots vary line style or
+marker too, so colour is never the only cue. Measurements and predictions carry
+the same two labels everywhere.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+PALETTE = ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e76300", "#b9ac70"]
+MODE_COLORS = {"invoke": PALETTE[0], "stream": PALETTE[1], "batch": PALETTE[2],
+               "predicted": PALETTE[3], "other": PALETTE[4]}
+MEASURED = "measured (this run)"
+PREDICTED = "predicted (latency model)"
+
+
+def style_axes(ax, grid: str = "both") -> None:
+    """The course's look for one or more axes: a light grid, no top and right frame."""
+    for a in np.atleast_1d(ax):
+        a.grid(alpha=0.3, axis=grid)
+        a.spines[["top", "right"]].set_visible(False)
+
+
+def new_figure(figsize=(8, 4), ncols: int = 1):
+    """A new figure with `ncols` styled axes side by side; returns (fig, ax)."""
+    fig, ax = plt.subplots(1, ncols, figsize=figsize, constrained_layout=True)
+    style_axes(ax)
+    return fig, ax
