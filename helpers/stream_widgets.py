@@ -180,19 +180,25 @@ class StreamRace:
 
 # ---- stopping a stream: plain functions -------------------------------------------------------
 
-def server_change(server, before: dict, timeout_s: float = 2.0) -> dict:
+CHANGE_KEYS = ("attempts", "completed", "cancelled", "completion_tokens", "cancelled_tokens",
+               "tokens_after_disconnect", "in_flight")
+
+
+def server_change(server, before: dict, timeout_s: float = 30.0) -> dict:
     """How much the simulator's counters grew since `before` (a `server.stats()` dict).
 
     It first waits (up to timeout_s) until the requests started since `before`
-    have left the server, so a cancelled request can no longer add tokens (lesson 02).
+    have left the server, so a request can no longer add tokens (lesson 02).
+    completion_tokens is what the server wrote; cancelled_tokens the part of it
+    for requests whose client hung up; tokens_after_disconnect what it wrote
+    after it saw the client go (0 for a server that stops at once).
     """
     deadline = time.perf_counter() + timeout_s
     now = server.stats()
     while now["in_flight"] > before["in_flight"] and time.perf_counter() < deadline:
         time.sleep(0.01)
         now = server.stats()
-    return {k: now[k] - before[k] for k in ("requests_total", "completed", "cancelled",
-                                            "completion_tokens", "in_flight")}
+    return {k: now[k] - before[k] for k in CHANGE_KEYS}
 
 
 @dataclass(frozen=True)
@@ -200,8 +206,9 @@ class StopResult:
     """One stream that may have been stopped early (lesson 02).
 
     tokens_received counts the pieces with text (one token each on the simulator).
-    full_tokens is the length of the whole answer, if known. server_tokens and
-    server_cancelled are what the simulator counted for this request (None elsewhere).
+    full_tokens is the length of the whole answer, if known. server_tokens (written,
+    so billable, read or not), server_cancelled and server_after_disconnect are what
+    the simulator counted for this request (None elsewhere).
     """
 
     stream: StreamResult
@@ -209,10 +216,12 @@ class StopResult:
     full_tokens: int | None
     server_tokens: int | None
     server_cancelled: int | None
+    server_after_disconnect: int | None = None
 
     @property
     def tokens_not_generated(self) -> int | None:
-        """Tokens of the full answer that were never written, so never billed."""
+        """Tokens of the full answer that were never written: a server that stopped
+        cannot bill them. Tokens written but never read are billed all the same."""
         if self.full_tokens is None:
             return None
         made = self.server_tokens if self.server_tokens is not None else self.tokens_received
@@ -223,9 +232,10 @@ def stop_stream(llm, prompt: str, should_stop: Callable[[], bool], on_text: Text
                 server=None, full_tokens: int | None = None) -> StopResult:
     """Stream `prompt` until should_stop() says True, via `measure_stream` (lesson 02).
 
-    Stopping closes the connection, so the server stops generating. Pass the
-    simulator (`server=start_simulator()`) to see what it generated and whether it
-    saw the cancel; pass full_tokens (e.g. an invoke's completion_tokens) to see the saving.
+    Stopping closes the connection; whether the server then stops generating is up
+    to the server. Pass the simulator (`server=start_simulator()`) to see what it
+    wrote and whether it saw the cancel; pass full_tokens (e.g. an invoke's
+    completion_tokens) to see what was never written.
     """
     before = server.stats() if server is not None else None
     result = measure_stream(llm, prompt, on_text=on_text, should_stop=should_stop)
@@ -234,7 +244,7 @@ def stop_stream(llm, prompt: str, should_stop: Callable[[], bool], on_text: Text
         full_tokens = result.completion_tokens or received
     change = server_change(server, before) if server is not None else {}
     return StopResult(result, received, full_tokens, change.get("completion_tokens"),
-                      change.get("cancelled"))
+                      change.get("cancelled"), change.get("tokens_after_disconnect"))
 
 
 def _stop_summary(r: StopResult) -> str:
@@ -244,10 +254,10 @@ def _stop_summary(r: StopResult) -> str:
     if r.full_tokens is not None:
         parts[0] += f" of {r.full_tokens}"
     if r.server_tokens is not None:
-        parts.append(f"the server generated {r.server_tokens} and saw the cancel "
-                     f"({r.server_cancelled} cancelled)")
+        parts.append(f"the server wrote {r.server_tokens} (billed, read or not; "
+                     f"{r.server_after_disconnect} after it saw you go)")
     if r.tokens_not_generated is not None:
-        parts.append(f"<b>{r.tokens_not_generated} tokens never generated, never billed</b>")
+        parts.append(f"<b>{r.tokens_not_generated} tokens never generated</b>")
     return "; ".join(parts) + "."
 
 
