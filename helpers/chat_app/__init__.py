@@ -1,7 +1,7 @@
 """Lesson 06: the support chatbot as a small web app, and one call to start it.
 
     app = start_chat_app()          # idempotent; a free port on 127.0.0.1; dies with the kernel
-    app.url                         # e.g. http://127.0.0.1:53121/  (open it, or app.show())
+    app.url                         # e.g. http://127.0.0.1:53121/  (open it, or app.embed())
     app.stats()                     # the app's counters: requests, completed, cancelled, errors
 
 From a terminal: `python -m helpers.chat_app [--port N]`. The app itself is in app.py,
@@ -54,7 +54,7 @@ class ChatApp:
                 pass
         return self.url
 
-    def show(self, height: int = 430):
+    def embed(self, height: int = 430):
         """The page inside the notebook (an IFrame) with a link above it."""
         from IPython.display import HTML, IFrame, display
         display(HTML(f'<a href="{self.link()}" target="_blank">Open the chatbot in a new tab: {self.link()}</a>'))

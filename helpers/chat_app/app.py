@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from ..cost import load_prices, usage_cost
+from ..lessons.cost import load_prices, usage_cost
 from .events import error_event, sse
 
 PAGE = Path(__file__).with_name("page.html")

@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .. import rag
+from ..lessons import rag
 from ..backends import SIM_KEY, chat_model
 
 EMBED_URL_ENV = "CHAT_APP_EMBED_URL"     # a simulator's /v1 for embeddings (set by start_chat_app)
