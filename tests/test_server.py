@@ -349,3 +349,18 @@ def test_pause_after_keeps_the_slot_at_exactly_n_tokens_whatever_the_clock():
     s.resume("a", 100.0)
     s.advance(200.0)
     assert s.tokens_done("a") == 50 and {"a", "b"} <= set(s.finished) and s.active == 0
+
+
+def test_lesson01_retry_cell_prints_what_went_over_the_wire(sim_env, capsys):
+    """Lesson 01 §8 prints attempts, 429s and answers from the server's own counters
+    (it once printed 'answered: 3' for 3 attempts and 1 answer)."""
+    from pathlib import Path
+
+    from helpers import chat_model, measure_invoke
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "01_invoke.ipynb").read_text())
+    cells = {c["id"]: "".join(c["source"]) for c in nb["cells"]}
+    ns = {"srv": sim_env, "chat_model": chat_model, "measure_invoke": measure_invoke, "guess_attempts": 1}
+    exec(cells["c31"], ns)  # noqa: S102 -- the lesson's own cells
+    exec(cells["c32"], ns)  # noqa: S102
+    out = capsys.readouterr().out
+    assert "received 3 attempts: 2 rejected with 429, 0 failed with 5xx, 1 answered" in out, out
