@@ -23,8 +23,10 @@ if str(ROOT) not in sys.path:
 from langchain_core.messages import AIMessage  # noqa: E402
 
 from helpers import quiz as quizmod  # noqa: E402
-from helpers.cost import Price, monthly_cost  # noqa: E402
-from helpers.quiz import ____, Feedback, QuizFormatError, lessons, load_quiz, progress_summary, show  # noqa: E402
+from helpers.lessons.cost import Price, monthly_cost  # noqa: E402
+from helpers.quiz import Feedback, QuizFormatError, ____, lessons, load_quiz, progress_summary, show  # noqa: E402
+from helpers.quiz import progress as progressmod  # noqa: E402
+from helpers.quiz.schema import KINDS  # noqa: E402
 from helpers.timing import InvokeResult  # noqa: E402
 
 LESSONS = ["00_start_here", "01_invoke", "02_stream", "03_batch",
@@ -114,7 +116,7 @@ def test_no_free_text_is_graded_anywhere():
     """Every free-text question is a self_check; the keyword-graded kind is gone."""
     kinds = {q.kind for lesson in lessons() for q in load_quiz(lesson)}
     assert kinds <= {"choice", "multi", "numeric", "exercise", "self_check"}
-    assert "short" not in quizmod._SCHEMA
+    assert "short" not in KINDS
 
 
 def test_lessons_01_to_03_have_an_exercise():
@@ -253,7 +255,7 @@ QUIZ04 = load_quiz("04")
 
 def letter_of(question, words: str) -> str:
     """The letter of the choice whose text contains `words`."""
-    return next(l for l, c in zip(question.letters(), question.spec["choices"]) if words in c["text"])
+    return next(x for x, c in zip(question.letters(), question.spec["choices"]) if words in c["text"])
 
 
 # The capstone in three parts: (a) the mode and (b) the reasons are graded, (c) never is.
@@ -639,6 +641,62 @@ def test_a_valid_file_in_another_dir_loads(tmp_path):
     assert load_quiz("99", quiz_dir=tmp_path)["bad_q"].check("a").outcome == "correct"
 
 
+def bad_bank(tmp_path, text: str) -> str:
+    """The one-line error loading this bank gives."""
+    (tmp_path / "99_bad.yaml").write_text(text)
+    with pytest.raises(QuizFormatError) as info:
+        load_quiz("99", quiz_dir=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and info.value.__cause__ is None and info.value.__suppress_context__
+    return message
+
+
+@pytest.mark.parametrize("body, message", [
+    (GOOD_CHOICE.replace("    prompt: Which?\n", ""), "question 'bad_q': `prompt` is missing."),
+    (GOOD_CHOICE.replace("hints: [Think.]", "hints: Think."), "question 'bad_q': `hints` must be a list."),
+    (GOOD_CHOICE.replace("correct: false", "correct: nope"),
+     "question 'bad_q': `choices` item 2 `correct` must be true or false."),
+    (GOOD_CHOICE.replace(", feedback: Not that.", ""),
+     "question 'bad_q': `choices` item 2 is a wrong choice without `feedback` saying why."),
+    (GOOD_CHOICE.replace("hints:", "hint:"), "question 'bad_q': `hint` is not a known field here (a typo?)."),
+    (GOOD_CHOICE.replace("kind: choice", "kind: essay"),
+     "question 'bad_q': `kind` must be one of choice, multi, numeric, self_check, exercise."),
+    (GOOD_CHOICE.replace("    kind: choice\n", ""), "question 'bad_q': `kind` is missing."),
+    (GOOD_CHOICE.replace("id: bad_q", "id: Bad Q"),
+     "question 'Bad Q': `id` must be made of lowercase letters, digits and _."),
+    (GOOD_CHOICE + GOOD_CHOICE.replace("Which?", "Which one?"), "question 'bad_q': its id is used twice."),
+    ("\n  - {id: n, kind: numeric, prompt: p, explanation: e, hints: [h], expected: '3',"
+     " tolerance: {abs: 0.1}, feedback: {low: l, high: h}}", "question 'n': `expected` must be a number."),
+    ("\n  - {id: n, kind: numeric, prompt: p, explanation: e, hints: [h], expected: 3,"
+     " tolerance: {abs: 0.1, rel: 0.1}, feedback: {low: l, high: h}}",
+     "question 'n': `tolerance` needs exactly one of `abs` or `rel`."),
+    ("\n  - {id: x, kind: exercise, prompt: p, explanation: e, hints: [h], args: [x], example: [1],"
+     " solution: s, expect: {type: regex, value: 1, wrong: w}}",
+     "question 'x': `expect.type` must be one of equals, choice_of, number, greater_than, mapping."),
+    ("\n  - {id: x, kind: exercise, prompt: p, explanation: e, hints: [h], args: [x], example: [1],"
+     " solution: s, expect: {type: mapping, answers: {a: [b]}, feedback: {c: d}}}",
+     "question 'x': `expect` needs one `feedback` message per key of `answers`."),
+])
+def test_schema_error_is_one_line_naming_file_id_and_field(tmp_path, body, message):
+    assert bad_bank(tmp_path, "questions:" + body) == f"99_bad.yaml, {message}"
+
+
+def test_schema_error_for_a_bad_yaml_file_names_the_line(tmp_path):
+    assert bad_bank(tmp_path, "questions:\n  - {id: a\n") .startswith("99_bad.yaml: this is not valid YAML at line ")
+
+
+def test_every_bank_is_the_pydantic_schema():
+    """The models are the format: each bank on disk validates, and the schema exports (for editors)."""
+    import yaml
+
+    from helpers.quiz.model import QUIZ_DIR
+    from helpers.quiz.schema import Bank
+    for path in sorted(QUIZ_DIR.glob("*.yaml")):
+        bank = Bank.model_validate(yaml.safe_load(path.read_text()))
+        assert len(bank.questions) == len(list(load_quiz(path.stem))), path.name
+    assert set(Bank.model_json_schema()["properties"]) == {"title", "questions"}
+
+
 # ---- widgets, driven by their click handlers ---------------------------------------------------
 
 def parts(box):
@@ -655,7 +713,7 @@ def test_choice_widget_check_and_hint(question):
     _, entry, buttons, feedback = parts(question.widget())
     buttons["Check"].click()
     assert "Not attempted" in feedback.value
-    wrong = next(l for l, c in zip(question.letters(), question.spec["choices"]) if not c["correct"])
+    wrong = next(x for x, c in zip(question.letters(), question.spec["choices"]) if not c["correct"])
     entry.value = wrong
     buttons["Check"].click()
     assert "Not yet" in feedback.value
@@ -781,10 +839,43 @@ def test_corrupt_progress_file_is_replaced(progress_dir):
     assert progress_summary()["02_stream"]["questions"]["stream_faster"] == "incorrect"
 
 
-def test_default_progress_file_is_in_the_git_ignored_folder(monkeypatch):
+def test_default_progress_file_is_in_the_home_folder_wherever_the_notebook_runs(tmp_path, monkeypatch):
+    """Not next to the code: an installed course sits in a read-only site-packages."""
+    home, elsewhere = tmp_path / "home", tmp_path / "notebooks"
+    elsewhere.mkdir()
     monkeypatch.delenv("COURSE_PROGRESS_DIR")
-    assert quizmod._progress_path() == ROOT / ".course_progress" / "progress.json"
-    assert ".course_progress/" in (ROOT / ".gitignore").read_text()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    assert progressmod.progress_path() == home / ".invoke_stream_batch" / "progress.json"
+    load_quiz("02")["stream_faster"].check("c")
+    assert json.loads((home / ".invoke_stream_batch" / "progress.json").read_text()) == {
+        "02_stream/stream_faster": {"best": "correct", "checks": 1}}
+    assert list(elsewhere.iterdir()) == []
+    assert progress_summary()["02_stream"]["correct"] == 1
+
+
+def test_unwritable_progress_folder_gives_one_line_once_and_the_check_still_answers(tmp_path, monkeypatch,
+                                                                                    capsys):
+    blocker = tmp_path / "a_file"              # a file where the folder should be: even root can't write there
+    blocker.write_text("not a folder")
+    monkeypatch.delenv("COURSE_PROGRESS_DIR")
+    monkeypatch.setenv("HOME", str(blocker))
+    monkeypatch.setattr(progressmod, "_noted", set())
+    question = load_quiz("02")["stream_faster"]
+    assert question.check("c").outcome == "correct"
+    assert question.check("a").outcome == "incorrect"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("Progress not saved: can't write ")
+    assert "COURSE_PROGRESS_DIR" in err and "COURSE_PROGRESS=off" in err
+
+
+def test_progress_off_wins_over_the_folder_and_says_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROGRESS", "OFF")
+    monkeypatch.setenv("COURSE_PROGRESS_DIR", str(tmp_path / "a_file_dir"))
+    monkeypatch.setattr(progressmod, "_noted", set())
+    assert progressmod.progress_path() is None
+    assert load_quiz("02")["stream_faster"].check("c").outcome == "correct"
+    assert not (tmp_path / "a_file_dir").exists() and capsys.readouterr().err == ""
 
 
 # ---- docstrings for learners -------------------------------------------------------------------

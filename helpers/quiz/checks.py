@@ -3,7 +3,7 @@
 Each check returns `(passed, why_not)`. Where an exercise can be checked against the run,
 it is: you pass the thing you measured (the reply, the results, the chunk stamps) beside
 your answer, and the check compares the two. Each classic mistake gets its own message
-that names the mistake, never the answer. `helpers/quiz.py` calls these; a YAML question
+that names the mistake, never the answer. `grading.py` calls these; a YAML question
 picks one with `check: <name>`.
 """
 from __future__ import annotations
