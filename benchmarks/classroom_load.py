@@ -34,7 +34,7 @@ from langchain_openai import ChatOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.batch_lab import make_prompts  # noqa: E402
+from helpers.lessons.batch_lab import make_prompts  # noqa: E402
 from helpers.timing import BatchResult, measure_batch  # noqa: E402
 
 TOKEN, DASH = "bench-class-token", "bench-dashboard-token"

@@ -3,7 +3,13 @@
     from helpers import chat_model
     for chunk in chat_model().stream("Explain streaming"):
         print(chunk.content, end="", flush=True)
+
+The names below are the core (backends, timing, quizzes). A lesson's own module
+(`from helpers import rag`) is loaded the first time a notebook asks for it; the
+table `LESSON_MODULES` says where each one lives (see CONTRIBUTING.md for the map).
 """
+import importlib
+
 from . import explain as _explain
 from .backends import (Backend, ask_for_openai_key, chat_model, embeddings_model, mask,
                        resolve_backend, use_backend)
@@ -15,6 +21,30 @@ from .timing import (BatchResult, InvokeResult, RequestTiming, StreamResult, ame
                      measure_batch, measure_invoke, measure_stream)
 
 _explain.install()
+
+LESSON_MODULES = {
+    "envcheck": "helpers.lessons.envcheck",            # 00
+    "diagram": "helpers.diagram",                      # 00, 02
+    "stream_widgets": "helpers.stream_widgets",        # 02
+    "batch_lab": "helpers.lessons.batch_lab",          # 03
+    "server_batching": "helpers.lessons.server_batching",  # 03
+    "compare": "helpers.lessons.compare",              # 04
+    "rag": "helpers.lessons.rag",                      # 05
+    "cost": "helpers.lessons.cost",                    # 05
+    "chat_app": "helpers.chat_app",                    # 06
+    "budget": "helpers.budget",                        # 03-06
+    "local_model": "helpers.local_model",              # 00, 03
+    "plots": "helpers.plots",
+}
+
+
+def __getattr__(name: str):
+    """`from helpers import rag` and friends: import a lesson's module on first use."""
+    if name in LESSON_MODULES:
+        module = importlib.import_module(LESSON_MODULES[name])
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
 
 __all__ = [
     "chat_model", "embeddings_model", "resolve_backend", "use_backend", "ask_for_openai_key",

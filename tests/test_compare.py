@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import ____, chat_model, compare, load_quiz  # noqa: E402
-from helpers.compare import (JobRun, ModeComparison, ModeResult, Spread, check_mapping,  # noqa: E402
+from helpers.lessons.compare import (JobRun, ModeComparison, ModeResult, Spread, check_mapping,  # noqa: E402
                              mapping_widget, mode_table)
 
 PROMPTS = ["Why does streaming feel faster?", "When should I batch requests?",

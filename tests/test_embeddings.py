@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 from helpers import embeddings_model, rag  # noqa: E402
 from helpers.backends import Backend  # noqa: E402
-from helpers.rag import cosine  # noqa: E402
+from helpers.lessons.rag import cosine  # noqa: E402
 
 REFUND = "Refunds are issued within 7 business days."
 

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 from helpers import diagram, envcheck  # noqa: E402
 from helpers.backends import Backend  # noqa: E402
-from helpers.envcheck import CheckResult, Report  # noqa: E402
+from helpers.lessons.envcheck import CheckResult, Report  # noqa: E402
 from helpers.errors import BackendError  # noqa: E402
 from helpers.timing import InvokeResult, ServerSplit  # noqa: E402
 
@@ -267,8 +267,8 @@ def test_lesson_exercise_solutions_pass_on_the_simulator(monkeypatch, capsys):
     llm = chat_model(timeout=30)
     prompts = {"sentence": "Explain caching in one sentence.", "default": "Explain caching.",
                "detail": "Explain caching in detail."}
-    for lesson, qid, args in [("00", "first_reply_tokens", ["output_tokens"]),
-                              ("01", "slowest_prompt", ["slowest_name", "timings"])]:
+    for lesson, qid, args in [("00", "first_reply_tokens", ["output_tokens", "reply"]),
+                              ("01", "slowest_prompt", ["slowest_name", "results"])]:
         quiz = load_quiz(lesson)
         ns = {"llm": llm, "quiz": quiz, "measure_invoke": measure_invoke, "prompts": prompts}
         exec(_solution_code(quiz[qid]), ns)  # noqa: S102 -- our own solution text

@@ -20,10 +20,10 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import plots
-from .llm_server.latency import Job, Profile, jitter_factor, makespan_s, predict_batch
-from .timing import BatchResult, measure_batch
-from .ui import ThreadedWidget
+from .. import plots
+from ..llm_server.latency import Job, Profile, jitter_factor, makespan_s, predict_batch
+from ..timing import BatchResult, measure_batch
+from ..ui import ThreadedWidget
 
 PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider
 CONCURRENCY_RANGE = (1, 32)   # the lab's "max_concurrency" slider
@@ -294,7 +294,7 @@ def sweep_verdict(results: dict[int, BatchResult], within: float = 0.10) -> str:
 def compare_guess(guess, measured: float, what: str, unit: str = "") -> str:
     """Your guess beside the measurement (lesson 03): "you guessed 8, measured 4 (...)".
     A guess still left as `____` says so instead."""
-    from .quiz import _Blank
+    from ..quiz import _Blank
 
     if isinstance(guess, _Blank) or guess is None:
         return f"no guess typed (replace ____ to compare) | measured {what}: {measured:g}{unit}"

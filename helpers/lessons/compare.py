@@ -36,9 +36,9 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plots import MODE_COLORS, style_axes
-from .quiz import ____, Feedback, Question, _is_blank
-from .timing import measure_batch, measure_invoke, measure_stream
+from ..plots import MODE_COLORS, style_axes
+from ..quiz import ____, Feedback, Question, _is_blank
+from ..timing import measure_batch, measure_invoke, measure_stream
 
 MODES = ("invoke", "stream", "batch")
 MARKERS = {"invoke": "o", "stream": "^", "batch": "s"}

@@ -25,7 +25,7 @@ __all__ = ["Price", "PriceTable", "load_prices", "is_cache_hit", "usage_cost", "
            "UsageRun", "run_with_usage", "MonthlyCost", "monthly_cost", "plot_monthly", "CostWidget",
            "BatchApiResult", "simulate_batch_api"]
 
-PRICES_PATH = Path(__file__).resolve().parent / "data" / "prices.json"
+PRICES_PATH = Path(__file__).resolve().parent.parent / "data" / "prices.json"
 
 
 # ---- prices ------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def plot_monthly(price: Price, requests_per_day: float, prompt_tokens: float, ou
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .plots import PALETTE, style_axes
+    from ..plots import PALETTE, style_axes
 
     x = np.linspace(0, 2 * max(requests_per_day, 1), 50)
     styles = {"none": (PALETTE[3], "-"), "cache": (PALETTE[0], "--"), "batch": (PALETTE[2], ":"),

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INSTALL = "run `python course.py lab` (or `python -m pip install -r requirements.txt`) and restart the kernel"
 # (distribution name, module to import): the packages every lesson needs.
 KEY_PACKAGES = (("langchain-core", "langchain_core"), ("langchain-openai", "langchain_openai"),
@@ -120,10 +120,10 @@ def check_backend(backend=None, timeout_s: float = 10.0) -> CheckResult:
     import openai
     from langchain_openai import ChatOpenAI
 
-    from .backends import mask, resolve_backend
-    from .errors import CourseError
-    from .explain import explain
-    from .timing import measure_stream
+    from ..backends import mask, resolve_backend
+    from ..errors import CourseError
+    from ..explain import explain
+    from ..timing import measure_stream
 
     try:
         b = backend or resolve_backend()
@@ -149,8 +149,8 @@ def check_backend(backend=None, timeout_s: float = 10.0) -> CheckResult:
 def check_local_model() -> CheckResult:
     """Is the optional real local model (SmolLM2 on llama.cpp) installed? (lesson 00)
     Looks for the files only; it does not load the model."""
-    from .errors import CourseError
-    from .local_model import INSTALL_HINT, gguf_path
+    from ..errors import CourseError
+    from ..local_model import INSTALL_HINT, gguf_path
 
     try:
         path = gguf_path()

@@ -28,14 +28,14 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 
-from .ui import ThreadedWidget
+from ..ui import ThreadedWidget
 
 __all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "measure_ingestion",
            "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
            "AnswerResult", "stream_answer", "AnswerWidget", "EvalQuestion", "EVAL_QUESTIONS", "EvalRow",
            "score", "hit_rate", "keyword_rate", "eval_table", "prompt_tokens", "retrieval_rows"]
 
-DOCS_DIR = Path(__file__).resolve().parent / "data" / "support_docs"
+DOCS_DIR = Path(__file__).resolve().parent.parent / "data" / "support_docs"
 SIM_DIMENSIONS = 1024   # the simulator's vectors: 256 numbers unless asked; more buckets, fewer collisions
 
 
@@ -63,8 +63,8 @@ def lesson_embeddings(**kwargs):
     """
     from langchain_openai import OpenAIEmbeddings
 
-    from .backends import SIM_KEY, embeddings_model, resolve_backend
-    from .simulator import start_simulator
+    from ..backends import SIM_KEY, embeddings_model, resolve_backend
+    from ..simulator import start_simulator
 
     backend = resolve_backend()
     name = backend.name
@@ -143,7 +143,7 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    from .plots import MEASURED, PALETTE, style_axes
+    from ..plots import MEASURED, PALETTE, style_axes
 
     fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
     for i, size in enumerate(sorted({r.chunk_size for r in runs})):
@@ -354,7 +354,7 @@ def prompt_tokens(texts: list[str], k: int) -> int:
     Average chunk length x k, plus the instructions and a short question, at about 4 characters per
     token. Bills come from `usage_metadata`, never from this.
     """
-    from .budget import estimate_tokens
+    from ..budget import estimate_tokens
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1 or not texts:
         raise ValueError(f"k must be a whole number >= 1 and texts a non-empty list; got k={k!r}")

@@ -17,8 +17,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from . import plots
-from .timing import BatchResult, measure_batch
+from .. import plots
+from ..timing import BatchResult, measure_batch
 
 MAX_TOKENS = 8   # short answers: each request is a few decode steps after its prompt
 
@@ -136,7 +136,7 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
     are left out and the plan says so. Repeats run interleaved, in alternating order, so a busy
     moment of the CPU hits every setting alike.
     """
-    from .local_model import default_threads, gguf_path, start_local_server
+    from ..local_model import default_threads, gguf_path, start_local_server
 
     _check(n_parallels, "n_parallels", "(1, 4)")
     _check(concurrencies, "concurrencies", "(1, 4)")
