@@ -112,25 +112,40 @@ def test_race_widget_shows_errors_in_one_line_and_reenables(monkeypatch):
 
 # ---- stopping --------------------------------------------------------------------------------
 
+def held(name: str, n_tokens: int, **kw):
+    """A model whose answers pause at n_tokens on the simulator (X-Sim-Fault: hold) until
+    released: the server cannot run ahead of a slow client, whatever the CPU load."""
+    return chat_model(max_tokens=400, timeout=20, default_headers={"X-Sim-Fault": f"hold:{name}:{n_tokens}"}, **kw)
+
+
+def release(server, name: str) -> int:
+    import httpx
+    return httpx.post(server.base_url + "/sim/release", json={"name": name}, timeout=5).json()["released"]
+
+
 def test_stop_stream_after_a_few_chunks_saves_tokens_on_the_server(llm, server, full_tokens):
     pieces = []
-    r = stream_widgets.stop_stream(llm, PROMPT, should_stop=lambda: len(pieces) >= 5,
+    r = stream_widgets.stop_stream(held("stop02", 8), PROMPT, should_stop=lambda: len(pieces) >= 5,
                                    on_text=lambda s, t: pieces.append(s), server=server,
                                    full_tokens=full_tokens)
     assert isinstance(r, StopResult) and r.stream.stopped_early
     assert r.tokens_received == 5 < full_tokens
     assert r.server_cancelled == 1
-    assert r.tokens_received <= r.server_tokens < full_tokens / 2
-    assert r.tokens_not_generated == full_tokens - r.server_tokens
+    assert r.server_tokens == 8 and r.server_after_disconnect == 0  # written, not all read
+    assert r.tokens_not_generated == full_tokens - 8
+    summary = stream_widgets._stop_summary(r)
+    assert "the server wrote 8 (billed, read or not; 0 after it saw you go)" in summary
+    assert f"{full_tokens - 8} tokens never generated" in summary and "never billed" not in summary
 
 
 def test_the_server_really_stopped_generating(llm, server, full_tokens):
     before, pieces = server.stats(), []
-    r = stream_widgets.stop_stream(llm, PROMPT, should_stop=lambda: bool(pieces),
+    r = stream_widgets.stop_stream(held("stop02b", 8), PROMPT, should_stop=lambda: bool(pieces),
                                    on_text=lambda s, t: pieces.append(s))
-    time.sleep(full_tokens / 900 * 1.5)           # longer than the rest of the answer would take
+    stream_widgets.server_change(server, before)   # waits until the request has left the server
+    assert release(server, "stop02b") == 0         # nothing left paused that could write on
     grew = server.stats()["completion_tokens"] - before["completion_tokens"]
-    assert r.tokens_received == 1 and grew < full_tokens / 2
+    assert r.tokens_received == 1 and grew == 8
     assert r.server_tokens is None                 # no server given: nothing claimed
 
 
@@ -142,18 +157,23 @@ def test_stop_stream_that_runs_to_the_end(llm, server, full_tokens):
 
 
 def test_stop_button_cancels_mid_way(llm, server, full_tokens):
-    slow = chat_model(model="hosted-large", max_tokens=400, timeout=20)   # 40 tokens/s before scaling
+    slow = held("button02", 10, model="hosted-large")   # pauses at 10 tokens until released
     w = StoppableStream(slow, PROMPT, server=server, full_tokens=full_tokens)
     assert w.stop.disabled and not w.start.disabled
     before = server.stats()["completion_tokens"]
+    pieces, show = [], w._add_text
+    w._add_text = lambda text, t_s: (pieces.append(text), show(text, t_s))
     w.start.click()
     assert w.start.disabled and not w.stop.disabled
-    wait_for(lambda: len(w.text.split()) >= 3)
+    # the server paused at 10 tokens and the widget has shown all 10: now press Stop
+    wait_for(lambda: len(pieces) == 10 and server.stats()["held"].get("button02") == 1)
     w.stop.click()
+    assert release(server, "button02") == 1   # the next piece arrives, and the loop sees Stop
     w.thread.join(20)
     r = w.result
-    assert r.stream.stopped_early and 3 <= r.tokens_received < full_tokens
-    assert server.stats()["completion_tokens"] - before < full_tokens
+    assert r.stream.stopped_early and r.tokens_received == 11 < full_tokens
+    assert server.stats()["completion_tokens"] - before == r.server_tokens >= r.tokens_received
+    assert f"the server wrote {r.server_tokens}" in w.summary.value
     assert f"{r.tokens_not_generated} tokens never generated" in w.summary.value
     assert "never billed" not in w.summary.value and "billed, read or not" in w.summary.value
     assert not w.start.disabled and w.stop.disabled
