@@ -55,6 +55,8 @@ class RateLimiter:
 # Every attempt the server accepted for work ends as exactly one of
 # rejected_429, failed_5xx, broken, completed or cancelled, or is still in flight:
 #   attempts == rejected_429 + failed_5xx + broken + completed + cancelled + in_flight
+# (except while a `deaf` request writes on after its client left: it is counted as
+# cancelled at once and stays in flight until it has finished writing).
 ROW_FIELDS = (
     "attempts",          # requests received (each retry is one more), with a valid body
     "rejected_429",      # answered 429: rate limit, full queue, or X-Sim-Fault: 429
