@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers.llm_server import latency, text  # noqa: E402
-from helpers.simulator import start_simulator  # noqa: E402
+from helpers.backends.simulator import start_simulator  # noqa: E402
 from helpers.timing import measure_batch, measure_invoke, measure_stream  # noqa: E402
 
 

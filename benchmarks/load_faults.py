@@ -303,7 +303,7 @@ def unreachable() -> dict:
 # ---------------------------------------------------------------- main ----
 
 def main() -> None:
-    from helpers.simulator import start_simulator, stop_simulators
+    from helpers.backends.simulator import start_simulator, stop_simulators
 
     scale = 0.1
     print(f"# Simulator load and faults (hosted-small, time scale {scale}, {os.cpu_count()} CPUs)\n")

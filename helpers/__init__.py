@@ -16,7 +16,7 @@ from .backends import (Backend, ask_for_openai_key, chat_model, embeddings_model
 from .errors import BackendError, CourseError
 from .llm_server.latency import Job, get_profile, predict_batch, predict_single
 from .quiz import ____, load_quiz, progress_summary, show
-from .simulator import SimServer, start_simulator, stop_simulators
+from .backends.simulator import SimServer, start_simulator, stop_simulators
 from .timing import (BatchResult, InvokeResult, RequestTiming, StreamResult, ameasure_batch,
                      measure_batch, measure_invoke, measure_stream)
 
@@ -33,7 +33,7 @@ LESSON_MODULES = {
     "cost": "helpers.lessons.cost",                    # 05
     "chat_app": "helpers.chat_app",                    # 06
     "budget": "helpers.budget",                        # 03-06
-    "local_model": "helpers.local_model",              # 00, 03
+    "local_model": "helpers.backends.local_model",              # 00, 03
     "plots": "helpers.plots",
 }
 

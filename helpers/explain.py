@@ -69,7 +69,7 @@ def _explain(exc: BaseException) -> str:
 
 def _connection_advice() -> str:
     if os.environ.get("LLM_BACKEND", "sim") in ("sim", ""):
-        from .simulator import _alive, _running, start_simulator
+        from .backends.simulator import _alive, _running, start_simulator
         dead = [k for k, (proc, srv) in list(_running.items()) if not _alive(proc, srv.base_url)]
         if _running and not dead:  # e.g. X-Sim-Fault: drop; the server itself is fine
             return "The connection to the simulator broke off mid-answer: run the cell again."

@@ -17,7 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture(scope="session")
 def sim():
     """A simulator (default profile) with delays x0.05, shared by the session."""
-    from helpers.simulator import start_simulator
+    from helpers.backends.simulator import start_simulator
     return start_simulator(time_scale=0.05, seed=0)
 
 

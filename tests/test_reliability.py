@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from benchmarks.load_faults import cell_text, kernel_env, kill_and_restart, run_cells, run_load
-from helpers.simulator import start_simulator
+from helpers.backends.simulator import start_simulator
 
 SCALE = 0.1  # the course's test time scale
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
-from helpers.simulator import start_simulator
+from helpers.backends.simulator import start_simulator
 
 PROMPT = [{"role": "user", "content": "Explain streaming"}]
 

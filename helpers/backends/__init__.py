@@ -24,10 +24,10 @@ import httpx
 import openai
 from dotenv import load_dotenv
 
-from .errors import BackendError
+from ..errors import BackendError
 
 BACKENDS = ("sim", "local", "openai", "compatible")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPENAI_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 SIM_KEY = "sim-no-key-needed"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import httpx
 
-from .errors import BackendError
-from .llm_server import latency
+from ..errors import BackendError
+from ..llm_server import latency
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

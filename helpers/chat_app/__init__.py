@@ -65,7 +65,7 @@ def _child_env(server) -> tuple[dict, str, str]:
     """The app process's environment: the backend the kernel resolved, so the app reuses the
     kernel's simulator or local model instead of starting its own."""
     from ..backends import SIM_KEY, resolve_backend
-    from ..simulator import start_simulator
+    from ..backends.simulator import start_simulator
     from .support import EMBED_URL_ENV, LABEL_ENV
 
     if server is not None:
@@ -103,7 +103,7 @@ def start_chat_app(server=None, deadline_s: float = 60.0, max_tokens: int = 200,
                "--parent-pid", str(os.getpid())]
         if allow_faults and name == "sim":
             cmd.append("--allow-faults")
-        from ..simulator import ROOT, _read_line, _stop
+        from ..backends.simulator import ROOT, _read_line, _stop
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = _read_line(proc, timeout_s=120)
@@ -128,7 +128,7 @@ def _alive(url: str) -> bool:
 
 def stop_chat_apps() -> None:
     """Stop every chat app this kernel started (lesson 06)."""
-    from ..simulator import _stop
+    from ..backends.simulator import _stop
     with _lock:
         for proc, _ in _running.values():
             _stop(proc)

@@ -150,7 +150,7 @@ def check_local_model() -> CheckResult:
     """Is the optional real local model (SmolLM2 on llama.cpp) installed? (lesson 00)
     Looks for the files only; it does not load the model."""
     from ..errors import CourseError
-    from ..local_model import INSTALL_HINT, gguf_path
+    from ..backends.local_model import INSTALL_HINT, gguf_path
 
     try:
         path = gguf_path()

@@ -64,7 +64,7 @@ def lesson_embeddings(**kwargs):
     from langchain_openai import OpenAIEmbeddings
 
     from ..backends import SIM_KEY, embeddings_model, resolve_backend
-    from ..simulator import start_simulator
+    from ..backends.simulator import start_simulator
 
     backend = resolve_backend()
     name = backend.name

@@ -136,7 +136,7 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
     are left out and the plan says so. Repeats run interleaved, in alternating order, so a busy
     moment of the CPU hits every setting alike.
     """
-    from ..local_model import default_threads, gguf_path, start_local_server
+    from ..backends.local_model import default_threads, gguf_path, start_local_server
 
     _check(n_parallels, "n_parallels", "(1, 4)")
     _check(concurrencies, "concurrencies", "(1, 4)")
