@@ -179,12 +179,18 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
     Anything else (temperature, max_tokens, model, default_headers, ...) goes
     straight to ChatOpenAI. backend= picks a backend for this model only
     (e.g. "local" beside the default "sim"); server= points at a particular
-    simulator from `start_simulator(...)` (e.g. one with fewer slots). Used from lesson 00 on.
+    simulator from `start_simulator(...)` (e.g. one with fewer slots) or a local model
+    server from `start_local_server(...)` (e.g. one with 1 slot). backend= may also be a
+    `Backend` (lesson 00's environment check). Used from lesson 00 on.
     """
     from langchain_openai import ChatOpenAI
 
-    if server is not None:
+    if server is not None and hasattr(server, "n_parallel"):   # a LocalServer
+        b = Backend("local", server.base_url, server.model, "not-needed")
+    elif server is not None:
         b = Backend("sim", server.base_url, kwargs.pop("model", "sim"), SIM_KEY)
+    elif isinstance(backend, Backend):
+        b = backend
     else:
         b = resolve_backend(backend)
     if check and b.name in ("openai", "compatible"):
@@ -209,6 +215,22 @@ def chat_model(*, backend: str | None = None, server=None, timeout: float | None
         settings["default_headers"] = {"Connection": "close", **(settings.get("default_headers") or {})}
     return ChatOpenAI(base_url=b.base_url, api_key=b.api_key, max_retries=retries,
                       timeout=openai.Timeout(timeout, connect=min(5.0, timeout)), **settings)
+
+
+def sim_embeddings(base_url: str | None = None, dimensions: int = 1024, **kwargs):
+    """The simulator's embeddings (lessons 05-06): hashed bag-of-words vectors, offline.
+
+    Used for retrieval where a backend serves no embeddings (the local model, a compatible
+    server without LLM_EMBED_MODEL). base_url: a running simulator (default: start one).
+    """
+    from langchain_openai import OpenAIEmbeddings
+
+    if base_url is None:
+        from .simulator import start_simulator
+        base_url = start_simulator().base_url
+    return OpenAIEmbeddings(base_url=base_url, api_key=SIM_KEY, model="sim", dimensions=dimensions,
+                            check_embedding_ctx_length=False, max_retries=2,
+                            timeout=openai.Timeout(60.0, connect=5.0), **kwargs)
 
 
 def embeddings_model(**kwargs):

@@ -19,7 +19,7 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ..lessons import rag
-from ..backends import SIM_KEY, chat_model
+from ..backends import chat_model, sim_embeddings
 
 EMBED_URL_ENV = "CHAT_APP_EMBED_URL"     # a simulator's /v1 for embeddings (set by start_chat_app)
 LABEL_ENV = "CHAT_APP_BACKEND"           # the backend the notebook chose (e.g. "local")
@@ -63,12 +63,9 @@ class SupportBot:
 
 
 def _embeddings():
-    from langchain_openai import OpenAIEmbeddings
-
     url = os.environ.get(EMBED_URL_ENV)
     if url:  # the notebook's simulator: retrieval works the same on every backend
-        return OpenAIEmbeddings(base_url=url, api_key=SIM_KEY, model="sim", dimensions=rag.SIM_DIMENSIONS,
-                                check_embedding_ctx_length=False, max_retries=2, timeout=60.0)
+        return sim_embeddings(base_url=url, dimensions=rag.SIM_DIMENSIONS)
     return rag.lesson_embeddings()
 
 

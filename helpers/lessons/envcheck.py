@@ -115,12 +115,11 @@ def check_backend(backend=None, timeout_s: float = 10.0) -> CheckResult:
 
     Shows backend, model, the masked key and the time to first token.
     `backend` is a `Backend` (default: the one LLM_BACKEND chooses). Gives up
-    after `timeout_s` seconds (connecting: after at most 3 s), with no retries.
+    after `timeout_s` seconds (connecting: after at most 5 s), with no retries.
     """
     import openai
-    from langchain_openai import ChatOpenAI
 
-    from ..backends import mask, resolve_backend
+    from ..backends import chat_model, mask, resolve_backend
     from ..errors import CourseError
     from ..explain import explain
     from ..timing import measure_stream
@@ -130,9 +129,7 @@ def check_backend(backend=None, timeout_s: float = 10.0) -> CheckResult:
     except CourseError as exc:
         return CheckResult(False, "backend", "not configured", str(exc))
     where = f"{b.name} · model {b.model} · key {mask(b.api_key)}"
-    llm = ChatOpenAI(base_url=b.base_url, api_key=b.api_key, model=b.model, max_tokens=16,
-                     temperature=0, max_retries=0, stream_usage=True,
-                     timeout=openai.Timeout(timeout_s, connect=min(3.0, timeout_s)))
+    llm = chat_model(backend=b, check=False, max_tokens=16, max_retries=0, timeout=timeout_s)
     try:
         result = measure_stream(llm, "Say hello in five words.")
     except openai.APIConnectionError as exc:  # refused, unreachable, or timed out

@@ -61,10 +61,7 @@ def lesson_embeddings(**kwargs):
     openai / compatible: the provider's model (LLM_EMBED_MODEL, default text-embedding-3-small).
     local: llama.cpp serves no embeddings here, so it prints a note and uses the simulator's.
     """
-    from langchain_openai import OpenAIEmbeddings
-
-    from ..backends import SIM_KEY, embeddings_model, resolve_backend
-    from ..backends.simulator import start_simulator
+    from ..backends import embeddings_model, resolve_backend, sim_embeddings
 
     backend = resolve_backend()
     name = backend.name
@@ -73,10 +70,7 @@ def lesson_embeddings(**kwargs):
     if name == "local":
         print(f"Note: using the simulator's embeddings for retrieval (answers still come from "
               f"{backend.name}); set LLM_EMBED_MODEL to use your server's embeddings model.")
-        srv = start_simulator()
-        return OpenAIEmbeddings(base_url=srv.base_url, api_key=SIM_KEY, model="sim",
-                                dimensions=SIM_DIMENSIONS, check_embedding_ctx_length=False,
-                                max_retries=2, timeout=60.0, **kwargs)
+        return sim_embeddings(dimensions=SIM_DIMENSIONS, **kwargs)
     if name == "sim":
         kwargs.setdefault("dimensions", SIM_DIMENSIONS)
     return embeddings_model(**kwargs)

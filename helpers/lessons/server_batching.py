@@ -200,11 +200,9 @@ def _bar(total: int, progress: bool):
 
 def chat_model_for(srv, max_tokens: int, timeout_s: float = 120):
     """A ChatOpenAI for one particular local llama.cpp server (lesson 03)."""
-    from langchain_openai import ChatOpenAI
+    from ..backends import chat_model
 
-    return ChatOpenAI(base_url=srv.base_url, model=srv.model, api_key="not-needed", timeout=timeout_s,
-                      max_retries=0, temperature=0, max_tokens=max_tokens, stream_usage=True,
-                      default_headers={"Connection": "close"})
+    return chat_model(server=srv, timeout=timeout_s, max_retries=0, max_tokens=max_tokens)
 
 
 def _ideal(sweep: SlotsSweep, n_par: int, c: int) -> float:
