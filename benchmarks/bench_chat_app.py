@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import rag  # noqa: E402
 from helpers.backends import SIM_KEY  # noqa: E402
+from helpers.backends.simulator import start_simulator  # noqa: E402
 from helpers.chat_app import start_chat_app  # noqa: E402
 from helpers.chat_app.crowd import QUESTIONS  # noqa: E402
 from helpers.chat_app.support import EMBED_URL_ENV, build_support_bot  # noqa: E402
-from helpers.backends.simulator import start_simulator  # noqa: E402
 
 MAX_TOKENS = 200
 

@@ -26,8 +26,9 @@ import time
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from helpers.backends.local_model import default_threads, start_local_server  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
+
+from helpers.backends.local_model import default_threads, start_local_server  # noqa: E402
 
 STREAM_PROMPTS = ["Write a short story about a robot who learns to paint.",
                   "Explain how a bicycle works to a child.",

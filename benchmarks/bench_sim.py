@@ -26,8 +26,8 @@ from langchain_openai import ChatOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.llm_server import latency, text  # noqa: E402
 from helpers.backends.simulator import start_simulator  # noqa: E402
+from helpers.llm_server import latency, text  # noqa: E402
 from helpers.timing import measure_batch, measure_invoke, measure_stream  # noqa: E402
 
 
@@ -111,11 +111,16 @@ def overhead() -> None:
             llm.invoke("hi"), h.post(srv.base_url + "/chat/completions", json=body)
         lc, raw = [], []
         for _ in range(200):
-            t0 = time.perf_counter(); llm.invoke("hi"); lc.append(time.perf_counter() - t0)
-            t0 = time.perf_counter(); h.post(srv.base_url + "/chat/completions", json=body); raw.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            llm.invoke("hi")
+            lc.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            h.post(srv.base_url + "/chat/completions", json=body)
+            raw.append(time.perf_counter() - t0)
     a, b = statistics.median(lc) * 1000, statistics.median(raw) * 1000
     print("\n## (c) per-request overhead, zero-delay simulator (median of 200)\n")
-    print(f"| ChatOpenAI.invoke | raw httpx POST | difference |\n|---|---|---|\n| {a:.2f} ms | {b:.2f} ms | {a - b:.2f} ms |")
+    print("| ChatOpenAI.invoke | raw httpx POST | difference |\n|---|---|---|")
+    print(f"| {a:.2f} ms | {b:.2f} ms | {a - b:.2f} ms |")
 
 
 if __name__ == "__main__":

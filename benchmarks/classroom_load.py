@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -99,7 +98,7 @@ def take_screenshot(url: str, path: str) -> None:
 
 def report(title: str, results: dict[str, BatchResult], room: dict) -> tuple[bool, dict]:
     print(f"\n## {title}\n")
-    print(f"| student | requests | ok | 429s | other errors | p50 (s) | p95 (s) | server 429s |")
+    print("| student | requests | ok | 429s | other errors | p50 (s) | p95 (s) | server 429s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     server_429 = {s["name"]: s["rejected_429"] for s in room["students"]}
     ok, group = True, {"well-behaved": [], "greedy": []}

@@ -63,7 +63,7 @@ def main() -> int:
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     backend = os.environ.get("LLM_BACKEND", "sim")
     print(f"backend={backend}, time scale {args.time_scale}, {os.cpu_count()} CPUs\n")
-    print(f"| lesson | total (s) | cells over 3 s | over 20 s | slowest cells (s) |")
+    print("| lesson | total (s) | cells over 3 s | over 20 s | slowest cells (s) |")
     print("|---|---|---|---|---|")
     failed = 0
     for path in paths:

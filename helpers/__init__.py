@@ -11,14 +11,21 @@ table `LESSON_MODULES` says where each one lives (see CONTRIBUTING.md for the ma
 import importlib
 
 from . import explain as _explain
-from .backends import (Backend, ask_for_openai_key, chat_model, embeddings_model, mask,
-                       resolve_backend, use_backend)
+from .backends import Backend, ask_for_openai_key, chat_model, embeddings_model, mask, resolve_backend, use_backend
+from .backends.simulator import SimServer, start_simulator, stop_simulators
 from .errors import BackendError, CourseError
 from .llm_server.latency import Job, get_profile, predict_batch, predict_single
 from .quiz import ____, load_quiz, progress_summary, show
-from .backends.simulator import SimServer, start_simulator, stop_simulators
-from .timing import (BatchResult, InvokeResult, RequestTiming, StreamResult, ameasure_batch,
-                     measure_batch, measure_invoke, measure_stream)
+from .timing import (
+    BatchResult,
+    InvokeResult,
+    RequestTiming,
+    StreamResult,
+    ameasure_batch,
+    measure_batch,
+    measure_invoke,
+    measure_stream,
+)
 
 _explain.install()
 

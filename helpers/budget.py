@@ -28,7 +28,7 @@ _SHORT = "Say hello."
 _LONG = "Summarise this support note in one sentence. " + (
     "The Lumen lamp comes with a three-year warranty; returns are accepted within "
     "45 days, and firmware updates install at 03:00. ") * 12
-_cache: dict[tuple, "Speed"] = {}
+_cache: dict[tuple, Speed] = {}
 
 
 def estimate_tokens(text: str) -> int:

@@ -154,7 +154,7 @@ STATE_JS = """(path) => {
   return {cells: panel.content.widgets.length, domCells: panel.content.node.querySelectorAll('.jp-Cell').length,
           kernel: ctx && ctx.session && ctx.session.kernel ? ctx.session.kernel.status : 'none',
           ready: !!(ctx && ctx.isReady), prompts};
-}""" % _PANEL_JS
+}""" % _PANEL_JS  # noqa: UP031 -- JavaScript braces; % keeps them literal
 
 # Everything the checks need, cell by cell: the model's outputs and what the DOM shows.
 REPORT_JS = """(path) => {
@@ -186,7 +186,7 @@ REPORT_JS = """(path) => {
       widgetsInDom: cell.node.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
     };
   });
-}""" % _PANEL_JS
+}""" % _PANEL_JS  # noqa: UP031 -- JavaScript braces; % keeps them literal
 
 
 @dataclass

@@ -5,7 +5,7 @@ import openai
 import pytest
 
 from helpers import backends
-from helpers.backends import Backend, BackendError, chat_model, mask, resolve_backend
+from helpers.backends import BackendError, chat_model, mask, resolve_backend
 from helpers.explain import explain
 
 FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz1234"
@@ -13,7 +13,8 @@ FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz1234"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for v in ("LLM_BACKEND", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_TIMEOUT"):
+    for v in ("LLM_BACKEND", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+              "LLM_TIMEOUT", "LLM_ALLOW_OPENAI_URL"):
         monkeypatch.delenv(v, raising=False)
     monkeypatch.setattr(backends, "ROOT", tmp_path)  # no .env from the repo
     monkeypatch.chdir(tmp_path)
@@ -61,7 +62,8 @@ def test_wrong_model_name_lists_models(monkeypatch, sim):
 
 
 def test_dotenv_is_read(tmp_path, monkeypatch, sim):
-    (tmp_path / ".env").write_text(f"LLM_BACKEND=compatible\nLLM_BASE_URL={sim.base_url}\nLLM_MODEL=sim\nLLM_API_KEY={FAKE_KEY}\n")
+    (tmp_path / ".env").write_text(f"LLM_BACKEND=compatible\nLLM_BASE_URL={sim.base_url}\n"
+                                   f"LLM_MODEL=sim\nLLM_API_KEY={FAKE_KEY}\n")
     b = resolve_backend()
     assert b.name == "compatible" and b.model == "sim" and b.api_key == FAKE_KEY
 

@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from browser_utils import CHROMIUM, CHROMIUM_ARGS, LabServer, LessonPage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +136,10 @@ BATCH_RECORDER_JS = """cell => {
   const bar = cell.querySelector('.widget-hprogress');
   const read = () => (bar.querySelector('.widget-label') || {}).innerText || '';
   const rec = {seen: [read()]};
-  rec.observer = new MutationObserver(() => { const t = read(); if (t !== rec.seen[rec.seen.length - 1]) rec.seen.push(t); });
+  rec.observer = new MutationObserver(() => {
+    const t = read();
+    if (t !== rec.seen[rec.seen.length - 1]) rec.seen.push(t);
+  });
   rec.observer.observe(bar, {subtree: true, childList: true, characterData: true, attributes: true});
   window.__batch = rec;
   return read();
@@ -170,7 +172,8 @@ def run_the_batch_lab(lp: LessonPage):
     m = re.fullmatch(r"done (\d+)/(\d+)", done["label"].strip())
     assert m and m[1] == m[2], f"{where}: the progress bar did not reach its max: {done['label']!r} (was {start!r})"
     assert done["width"] == "100%" and done["success"], f"{where}: the bar is not full and green: {done}"
-    moving = [t for t in done["seen"] if (x := re.fullmatch(r"done (\d+)/(\d+)", t.strip())) and 0 < int(x[1]) < int(x[2])]
+    moving = [t for t in done["seen"]
+              if (x := re.fullmatch(r"done (\d+)/(\d+)", t.strip())) and 0 < int(x[1]) < int(x[2])]
     assert moving, f"{where}: the bar never showed a value between 0 and max: {done['seen']}"
     assert done["img"][0] > 200 and done["img"][1] > 100, f"{where}: the timeline image is tiny: {done['img']}"
     return cell

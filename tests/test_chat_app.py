@@ -53,7 +53,7 @@ def test_sse_round_trip():
 
 
 def test_error_lines_never_repeat_the_exception_text():
-    key = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    key = "sk-test-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     req = httpx.Request("POST", "http://x/v1/chat/completions")
     resp = httpx.Response(401, request=req)
     errors = [openai.AuthenticationError(f"Incorrect API key provided: {key}", response=resp, body=None),

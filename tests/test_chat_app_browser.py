@@ -18,11 +18,11 @@ import time
 import httpx
 import pytest
 import uvicorn
+from browser_utils import CHROMIUM, CHROMIUM_ARGS
 from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from browser_utils import CHROMIUM, CHROMIUM_ARGS
 from helpers.chat_app import start_chat_app
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -82,7 +82,8 @@ def test_answer_streams_into_the_page_before_it_is_complete(app, sim, browser):
     assert run_state(page)["status"] == "running" and page.is_enabled("#stop")
     assert page.locator("#sources li").count() >= 1 and "returns.md" in page.text_content("#sources")
     release(sim, "page")
-    state = wait_for("the answer to finish", lambda: (run_state(page) or {}).get("status") == "done" and run_state(page))
+    state = wait_for("the answer to finish",
+                     lambda: (run_state(page) or {}).get("status") == "done" and run_state(page))
     assert 0 < state["ttft"] < state["total"]
     assert "browser: first text at" in page.text_content("#timing") and page.is_enabled("#send")
     assert not errors

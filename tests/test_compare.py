@@ -11,8 +11,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import ____, chat_model, compare, load_quiz  # noqa: E402
-from helpers.lessons.compare import (JobRun, ModeComparison, ModeResult, Spread, check_mapping,  # noqa: E402
-                             mapping_widget, mode_table)
+from helpers.lessons.compare import (  # noqa: E402
+    JobRun,
+    ModeComparison,
+    ModeResult,
+    Spread,
+    check_mapping,
+    mapping_widget,
+    mode_table,
+)
 
 PROMPTS = ["Why does streaming feel faster?", "When should I batch requests?",
            "What does invoke wait for?", "What is the difference between latency and throughput?",

@@ -3,9 +3,19 @@ import math
 
 import pytest
 
-from helpers.llm_server.latency import (PROFILES, Job, SlotScheduler, decode_rate, get_profile,
-                                        jitter_factor, makespan_s, predict_batch, predict_single,
-                                        prefill_s, total_throughput)
+from helpers.llm_server.latency import (
+    PROFILES,
+    Job,
+    SlotScheduler,
+    decode_rate,
+    get_profile,
+    jitter_factor,
+    makespan_s,
+    predict_batch,
+    predict_single,
+    prefill_s,
+    total_throughput,
+)
 
 P = get_profile("hosted-small")  # overhead 0.35, prefill 8000 tok/s, 90 tok/s, k=0.04, 16 slots
 

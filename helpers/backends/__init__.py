@@ -5,7 +5,8 @@
 | `sim` (default) | the course's simulated server, started for you | nothing |
 | `local` | SmolLM2-135M on llama.cpp, on your CPU | requirements-local.txt |
 | `openai` | OpenAI | `OPENAI_API_KEY` (env, `.env`, or `ask_for_openai_key()`) |
-| `compatible` | any OpenAI-compatible server (vLLM, Ollama, LM Studio, a classroom server) | `LLM_BASE_URL`, `LLM_MODEL`, optional `LLM_API_KEY` |
+| `compatible` | any OpenAI-compatible server (vLLM, Ollama, LM Studio, a classroom | `LLM_BASE_URL`, `LLM_MODEL`, |
+|              | server)                                                          | optional `LLM_API_KEY`        |
 
 Every model this module builds sets `timeout`, `max_retries` and
 `stream_usage=True` explicitly: ChatOpenAI's own default timeout is *none at
@@ -238,7 +239,8 @@ def embeddings_model(**kwargs):
     from langchain_openai import OpenAIEmbeddings
 
     b = resolve_backend()
-    model = kwargs.pop("model", "sim" if b.name == "sim" else os.environ.get("LLM_EMBED_MODEL", "text-embedding-3-small"))
+    default = "sim" if b.name == "sim" else os.environ.get("LLM_EMBED_MODEL", "text-embedding-3-small")
+    model = kwargs.pop("model", default)
     return OpenAIEmbeddings(base_url=b.base_url, api_key=b.api_key, model=model,
                             check_embedding_ctx_length=False, max_retries=2,
                             timeout=openai.Timeout(60.0, connect=5.0), **kwargs)

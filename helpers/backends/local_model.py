@@ -39,7 +39,7 @@ CTX_PER_SLOT = 2048                  # tokens of prompt + answer per request
 STARTUP_TIMEOUT_S = 20.0
 
 _servers: dict[tuple, object] = {}   # config -> running xllamacpp.Server
-_infos: dict[tuple, "LocalServer"] = {}
+_infos: dict[tuple, LocalServer] = {}
 _lock = threading.Lock()
 
 

@@ -23,7 +23,7 @@ from .events import parse_sse
 
 __all__ = ["ChatApp", "start_chat_app", "stop_chat_apps", "parse_sse"]
 
-_running: dict[tuple, tuple[subprocess.Popen, "ChatApp"]] = {}
+_running: dict[tuple, tuple[subprocess.Popen, ChatApp]] = {}
 _lock = threading.Lock()
 
 

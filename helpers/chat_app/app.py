@@ -9,8 +9,9 @@ Routes:
     /proxy/...              any route above behind `BufferingProxy` (like nginx's proxy_buffering)
 
 The answer streams with `astream()`: retrieval, then prompt | model | parser (see
-SupportBot.answer_chain for why not lesson 05's `rag.build_chain` in one piece). Starlette's StreamingResponse watches for the
-client's `http.disconnect` while it sends, and cancels the generator when it comes
+SupportBot.answer_chain for why not lesson 05's `rag.build_chain` in one piece).
+Starlette's StreamingResponse watches for the client's `http.disconnect` while it sends,
+and cancels the generator when it comes
 (starlette/responses.py, StreamingResponse.__call__ and listen_for_disconnect); the
 cancel travels down through LangChain into the HTTP read, which closes the model's
 connection, so the model stops generating.

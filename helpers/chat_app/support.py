@@ -18,8 +18,8 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ..lessons import rag
 from ..backends import chat_model, sim_embeddings
+from ..lessons import rag
 
 EMBED_URL_ENV = "CHAT_APP_EMBED_URL"     # a simulator's /v1 for embeddings (set by start_chat_app)
 LABEL_ENV = "CHAT_APP_BACKEND"           # the backend the notebook chose (e.g. "local")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import io
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -29,15 +29,16 @@ import html
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ..plots import MODE_COLORS, style_axes
-from ..quiz import ____, Feedback, Question, _is_blank
+from ..quiz import Feedback, Question, ____, _is_blank
 from ..timing import measure_batch, measure_invoke, measure_stream
 
 MODES = ("invoke", "stream", "batch")
@@ -113,11 +114,11 @@ class Spread:
     hi: float
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> "Spread":
+    def of(cls, values: Sequence[float]) -> Spread:
         values = list(values)
         return cls(float(statistics.median(values)), float(min(values)), float(max(values)))
 
-    def overlaps(self, other: "Spread") -> bool:
+    def overlaps(self, other: Spread) -> bool:
         """True when the two ranges share any value: then this run cannot tell them apart."""
         return self.lo <= other.hi and other.lo <= self.hi
 
@@ -503,7 +504,7 @@ def waits_per_mode(*cmps: ModeComparison | None):
     x = np.arange(len(MODES))
     for i, (cmp, ax) in enumerate(zip(cmps, axes)):
         for j, m in enumerate(cmp.modes):
-            for k, (attr, label, hatch) in enumerate(WAITS):
+            for k, (attr, _label, hatch) in enumerate(WAITS):
                 sp, pos = getattr(m, attr), x[j] + (k - 1) * 0.27
                 ax.bar(pos, sp.median, width=0.25, yerr=_err(sp), capsize=3, lw=1.5,
                        color=MODE_COLORS[m.mode] if hatch is None else "white",

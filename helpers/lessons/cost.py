@@ -227,7 +227,7 @@ def plot_monthly(price: Price, requests_per_day: float, prompt_tokens: float, ou
     ax.plot([requests_per_day], [here.total_usd], "o", color="black", ms=8,
             label=f"your setting: ${here.total_usd:,.2f} / month")
     ax.set(xlabel="traffic (requests per day)", ylabel=f"cost per {days}-day month (US$)",
-           xlim=(0, x[-1]), ylim=(0, None), title=f"Cost grows in a straight line with traffic ({price.model}, example prices)")
+           xlim=(0, x[-1]), ylim=(0, None), title=f"Monthly cost vs traffic ({price.model}, example prices)")
     style_axes(ax)
     ax.legend(loc="upper left", fontsize="small")
     return fig, ax

@@ -146,8 +146,8 @@ def check_backend(backend=None, timeout_s: float = 10.0) -> CheckResult:
 def check_local_model() -> CheckResult:
     """Is the optional real local model (SmolLM2 on llama.cpp) installed? (lesson 00)
     Looks for the files only; it does not load the model."""
-    from ..errors import CourseError
     from ..backends.local_model import INSTALL_HINT, gguf_path
+    from ..errors import CourseError
 
     try:
         path = gguf_path()

@@ -13,13 +13,12 @@ are `time.perf_counter()` seconds from one start, measured in this process.
 """
 from __future__ import annotations
 
-import os
-
 import html
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np

@@ -8,11 +8,11 @@ Predictions from the latency model are dashed lines labelled as predictions.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..timing import BatchResult, InvokeResult, StreamResult
 from .style import MEASURED, MODE_COLORS, PREDICTED, new_figure
+
 
 def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
     """Characters on screen vs time: invoke jumps at the end, stream grows from TTFT (lesson 02)."""

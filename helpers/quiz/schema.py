@@ -181,7 +181,7 @@ class MappingRule(_Strict):
 
 RULES = {"equals": Equals, "choice_of": ChoiceOf, "number": NumberRule, "greater_than": GreaterThan,
          "mapping": MappingRule}
-Rule = Annotated[Union[tuple(RULES.values())], Field(discriminator="type")]
+Rule = Annotated[Union[tuple(RULES.values())], Field(discriminator="type")]  # noqa: UP007 -- a Union built from a tuple
 
 
 class ExerciseQuestion(_Question):
@@ -222,7 +222,7 @@ class ExerciseQuestion(_Question):
 
 KINDS = {"choice": ChoiceQuestion, "multi": MultiQuestion, "numeric": NumericQuestion,
          "self_check": SelfCheckQuestion, "exercise": ExerciseQuestion}
-AnyQuestion = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]
+AnyQuestion = Annotated[Union[tuple(KINDS.values())], Field(discriminator="kind")]  # noqa: UP007 -- a Union built from a tuple
 
 
 class Bank(_Strict):
