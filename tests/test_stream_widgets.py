@@ -123,9 +123,20 @@ def release(server, name: str) -> int:
     return httpx.post(server.base_url + "/sim/release", json={"name": name}, timeout=5).json()["released"]
 
 
+def after_pause(server, name: str, pieces: list, n: int):
+    """should_stop for stop_stream: True once n pieces arrived AND the server has paused at
+    its hold, so it has written exactly the hold's tokens when the client hangs up."""
+    def stop() -> bool:
+        if len(pieces) < n:
+            return False
+        wait_for(lambda: server.stats()["held"].get(name) == 1)
+        return True
+    return stop
+
+
 def test_stop_stream_after_a_few_chunks_saves_tokens_on_the_server(llm, server, full_tokens):
     pieces = []
-    r = stream_widgets.stop_stream(held("stop02", 8), PROMPT, should_stop=lambda: len(pieces) >= 5,
+    r = stream_widgets.stop_stream(held("stop02", 8), PROMPT, should_stop=after_pause(server, "stop02", pieces, 5),
                                    on_text=lambda s, t: pieces.append(s), server=server,
                                    full_tokens=full_tokens)
     assert isinstance(r, StopResult) and r.stream.stopped_early
@@ -140,7 +151,7 @@ def test_stop_stream_after_a_few_chunks_saves_tokens_on_the_server(llm, server, 
 
 def test_the_server_really_stopped_generating(llm, server, full_tokens):
     before, pieces = server.stats(), []
-    r = stream_widgets.stop_stream(held("stop02b", 8), PROMPT, should_stop=lambda: bool(pieces),
+    r = stream_widgets.stop_stream(held("stop02b", 8), PROMPT, should_stop=after_pause(server, "stop02b", pieces, 1),
                                    on_text=lambda s, t: pieces.append(s))
     stream_widgets.server_change(server, before)   # waits until the request has left the server
     assert release(server, "stop02b") == 0         # nothing left paused that could write on
