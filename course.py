@@ -5,6 +5,8 @@
 
 Extra arguments after `lab` go to JupyterLab (e.g. `--no-browser --port 9999`);
 after `test` they go to pytest (e.g. `python course.py test -k stream`).
+`python course.py test --quick` leaves out the notebooks, the browser, the real local
+model and other slow tests: the loop for course authors (about a minute).
 """
 from __future__ import annotations
 
@@ -99,6 +101,10 @@ def main(argv: list[str]) -> int:
         print("JupyterLab prints the address to open below (a line with http://127.0.0.1:...).", flush=True)
         return subprocess.call(lab_command(py, argv[1:], _is_root()), cwd=ROOT)
     env = {**os.environ, **TEST_ENV}
+    if argv[1:2] == ["--quick"]:
+        return subprocess.call([str(py), "-m", "pytest", "--durations=15", "-m",
+                                "not slow and not browser and not local", "tests", *argv[2:]],
+                               cwd=ROOT, env=env)
     # --durations=15: the 15 slowest tests and notebook cells, so the next slow spot shows early.
     code = subprocess.call([str(py), "-m", "pytest", "--durations=15", *argv[1:]], cwd=ROOT, env=env)
     if argv[1:] or not _has_local_model(py):

@@ -82,16 +82,18 @@ def _child_env(server) -> tuple[dict, str, str]:
 
 
 def start_chat_app(server=None, deadline_s: float = 60.0, max_tokens: int = 200,
-                   timeout_s: float = 30.0, allow_faults: bool = True, per_user_cap: int = 0) -> ChatApp:
+                   timeout_s: float = 30.0, allow_faults: bool = True, per_user_cap: int = 0,
+                   k: int = 4) -> ChatApp:
     """Start (or reuse) the chat app in its own process and return where it listens (lesson 06).
 
     server: a simulator from start_simulator(...) to answer with (default: your backend).
     deadline_s: the most one answer may take. allow_faults: let requests ask the simulator
     for a fault (X-Sim-Fault), for the lesson's experiments; only on sim. per_user_cap: answers
-    one user (header X-User) may have in flight; more get HTTP 429 (0: no cap).
+    one user (header X-User) may have in flight; more get HTTP 429 (0: no cap). k: chunks
+    retrieved into each prompt (a smaller k means shorter prompts: lesson 06's crowd uses 1).
     """
     env, name, llm_url = _child_env(server)
-    key = (name, llm_url, deadline_s, max_tokens, timeout_s, allow_faults, per_user_cap)
+    key = (name, llm_url, deadline_s, max_tokens, timeout_s, allow_faults, per_user_cap, k)
     with _lock:
         if key in _running:
             proc, app = _running[key]
@@ -99,7 +101,7 @@ def start_chat_app(server=None, deadline_s: float = 60.0, max_tokens: int = 200,
                 return app
             proc.kill()
         cmd = [sys.executable, "-m", "helpers.chat_app", "--deadline", str(deadline_s), "--max-tokens",
-               str(max_tokens), "--timeout", str(timeout_s), "--per-user-cap", str(per_user_cap),
+               str(max_tokens), "--timeout", str(timeout_s), "--per-user-cap", str(per_user_cap), "--k", str(k),
                "--parent-pid", str(os.getpid())]
         if allow_faults and name == "sim":
             cmd.append("--allow-faults")

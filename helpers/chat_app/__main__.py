@@ -24,14 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model's next bytes")
     ap.add_argument("--allow-faults", action="store_true", help="pass a request's 'fault' on as X-Sim-Fault")
     ap.add_argument("--per-user-cap", type=int, default=0, help="answers one user may have in flight (0: no cap)")
+    ap.add_argument("--k", type=int, default=4, help="chunks retrieved into each prompt")
     ap.add_argument("--parent-pid", type=int, help="stop when this process ends (notebook use)")
     a = ap.parse_args(argv)
-    if not (a.deadline > 0 and a.timeout > 0 and a.max_tokens > 0 and a.per_user_cap >= 0):
-        print("--deadline, --timeout and --max-tokens must be positive numbers (--per-user-cap >= 0)",
+    if not (a.deadline > 0 and a.timeout > 0 and a.max_tokens > 0 and a.per_user_cap >= 0 and a.k >= 1):
+        print("--deadline, --timeout, --max-tokens and --k must be positive numbers (--per-user-cap >= 0)",
               file=sys.stderr)
         return 2
     app = create_app(deadline_s=a.deadline, allow_faults=a.allow_faults, max_tokens=a.max_tokens,
-                     timeout_s=a.timeout, per_user_cap=a.per_user_cap)
+                     timeout_s=a.timeout, per_user_cap=a.per_user_cap, k=a.k)
     server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level="warning",
                                            backlog=4096, timeout_keep_alive=30, access_log=False))
 

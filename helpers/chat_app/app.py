@@ -264,16 +264,17 @@ class BufferingProxy:
 
 
 def create_app(bot=None, deadline_s: float = 60.0, allow_faults: bool = False, max_tokens: int = 200,
-               timeout_s: float = 30.0, per_user_cap: int = 0) -> Starlette:
+               timeout_s: float = 30.0, per_user_cap: int = 0, k: int = 4) -> Starlette:
     """The chat app (lesson 06). bot: a SupportBot (default: built at startup from the backend
     switch). deadline_s: the most one answer may take. allow_faults: let a request's JSON
     "fault" reach the simulator as X-Sim-Fault (tests and the lesson only). per_user_cap: answers
-    one user (header X-User, else the client's address) may have in flight; more get a 429 (0: no cap)."""
+    one user (header X-User, else the client's address) may have in flight; more get a 429 (0: no cap).
+    k: chunks retrieved into each prompt."""
     from .support import build_support_bot
 
     async def lifespan(app):
         if app.state.bot is None:
-            app.state.bot = await asyncio.to_thread(build_support_bot, max_tokens, timeout_s)
+            app.state.bot = await asyncio.to_thread(build_support_bot, max_tokens, timeout_s, k)
         yield
 
     app = Starlette(routes=[Route("/", page), Route("/api/chat", chat, methods=["POST"]),
