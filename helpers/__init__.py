@@ -31,8 +31,8 @@ _explain.install()
 
 LESSON_MODULES = {
     "envcheck": "helpers.lessons.envcheck",            # 00
-    "diagram": "helpers.diagram",                      # 00, 02
-    "stream_widgets": "helpers.stream_widgets",        # 02
+    "diagram": "helpers.plots.diagram",                      # 00, 02
+    "stream_widgets": "helpers.lessons.stream_widgets",        # 02
     "batch_lab": "helpers.lessons.batch_lab",          # 03
     "server_batching": "helpers.lessons.server_batching",  # 03
     "compare": "helpers.lessons.compare",              # 04

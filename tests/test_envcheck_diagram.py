@@ -25,8 +25,8 @@ if str(ROOT) not in sys.path:
 
 from helpers import diagram, envcheck  # noqa: E402
 from helpers.backends import Backend  # noqa: E402
-from helpers.lessons.envcheck import CheckResult, Report  # noqa: E402
 from helpers.errors import BackendError  # noqa: E402
+from helpers.lessons.envcheck import CheckResult, Report  # noqa: E402
 from helpers.timing import InvokeResult, ServerSplit  # noqa: E402
 
 

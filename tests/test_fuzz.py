@@ -120,7 +120,8 @@ chat_body = st.one_of(
 )
 valid_embed = st.fixed_dictionaries(
     {"model": st.sampled_from(["sim", "hosted-small"]),
-     "input": text_in.filter(bool) | st.lists(text_in.filter(bool) | st.lists(st.integers(0, 9), min_size=1, max_size=4),
+     "input": text_in.filter(bool)
+     | st.lists(text_in.filter(bool) | st.lists(st.integers(0, 9), min_size=1, max_size=4),
                                               min_size=1, max_size=4)},
     optional={"dimensions": st.integers(1, 4096), "encoding_format": st.sampled_from(["float", "base64"])})
 embed_body = st.one_of(

@@ -222,8 +222,8 @@ def test_permanent_429_raises_rate_limit_error(sim):
 def test_rate_limit_per_key_with_retry_after():
     srv = start_simulator(time_scale=0.05, seed=0, rpm=2)
     h = {"Authorization": "Bearer k1"}
-    codes = [httpx.post(srv.base_url + "/chat/completions", headers=h, json={"model": "sim", "messages": PROMPT, "max_tokens": 2})
-             for _ in range(3)]
+    body = {"model": "sim", "messages": PROMPT, "max_tokens": 2}
+    codes = [httpx.post(srv.base_url + "/chat/completions", headers=h, json=body) for _ in range(3)]
     assert [r.status_code for r in codes] == [200, 200, 429]
     r = codes[-1]
     assert float(r.headers["retry-after-ms"]) > 0 and int(r.headers["retry-after"]) >= 1
@@ -328,10 +328,13 @@ def test_embeddings(sim, client):
     texts = ["refund policy for damaged items", "refund policy for broken items", "the weather on mars"]
     r = client.embeddings.create(model="sim", input=texts)  # the SDK asks for base64
     v = [d.embedding for d in r.data]
-    dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
     assert dot(v[0], v[1]) > dot(v[0], v[2])
     assert v[0] == client.embeddings.create(model="sim", input=texts[0]).data[0].embedding
-    raw = httpx.post(sim.base_url + "/embeddings", json={"model": "sim", "input": "a", "encoding_format": "base64"}).json()
+    body = {"model": "sim", "input": "a", "encoding_format": "base64"}
+    raw = httpx.post(sim.base_url + "/embeddings", json=body).json()
     assert len(struct.unpack("<256f", base64.b64decode(raw["data"][0]["embedding"]))) == 256
     assert httpx.post(sim.base_url + "/embeddings", json={"model": "sim", "input": []}).status_code == 400
 

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from helpers import chat_model, measure_invoke, start_simulator, stream_widgets  # noqa: E402
-from helpers.stream_widgets import RaceResult, StopResult, StoppableStream, StreamRace  # noqa: E402
+from helpers.lessons.stream_widgets import RaceResult, StoppableStream, StopResult, StreamRace  # noqa: E402
 
 PROMPT = "Explain streaming in 300 words."
 

@@ -300,7 +300,8 @@ class ChatRun(Response):
             await self.sim.hold(self.fault.name)
         t_arrive = eng.now()
         if not eng.sched.arrive(rid, t_arrive, self.job):
-            resp = rate_limited(self.sim, self.key, "The server is overloaded: its queue is full", 1.0 * eng.sched.profile.time_scale)
+            resp = rate_limited(self.sim, self.key, "The server is overloaded: its queue is full",
+                                1.0 * eng.sched.profile.time_scale)
             self.leave()
             return await resp({"type": "http"}, None, send)
         if isinstance(self.fault, Hold) and self.fault.after_tokens is not None:

@@ -44,7 +44,9 @@ class Profile:
 
     def __post_init__(self) -> None:
         """Refuse settings that would make a server hang or refuse everything."""
-        whole = lambda v: isinstance(v, int) and not isinstance(v, bool)
+        def whole(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
         if not (whole(self.slots) and self.slots >= 1):
             raise ValueError(f"slots must be a whole number >= 1 (e.g. 4), got {self.slots!r}")
         if not (whole(self.queue_limit) and self.queue_limit >= 0):
@@ -54,7 +56,7 @@ class Profile:
             if v is not None and not (whole(v) and v >= 1):
                 raise ValueError(f"{name} must be a whole number >= 1, or None/0 for no limit, got {v!r}")
 
-    def scaled(self, time_scale: float) -> "Profile":
+    def scaled(self, time_scale: float) -> Profile:
         """The same profile with every delay multiplied by `time_scale`."""
         if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or \
                 not (0 < time_scale < math.inf):

@@ -38,12 +38,12 @@ async def read_json_body(request: Request, limit: int) -> dict:
                                  code="request_too_large")
             chunks.append(part)
     except ClientDisconnect:
-        raise BadRequest("client disconnected while sending the body")
+        raise BadRequest("client disconnected while sending the body") from None
     raw = b"".join(chunks)
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
-        raise BadRequest("The body is not valid JSON.")
+        raise BadRequest("The body is not valid JSON.") from None
     if (b"\\u" in raw or b"\xed" in raw) and _has_lone_surrogate(body):
         raise BadRequest("The body contains a lone UTF-16 surrogate (e.g. \\ud800): send valid Unicode text.")
     if not isinstance(body, dict):

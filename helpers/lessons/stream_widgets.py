@@ -17,20 +17,21 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import ipywidgets as widgets
 
-from .explain import explain
-from .timing import InvokeResult, StreamResult, measure_invoke, measure_stream
+from ..explain import explain
+from ..plots.style import MODE_COLORS
+from ..timing import InvokeResult, StreamResult, measure_invoke, measure_stream
 
 __all__ = ["RaceResult", "race", "StreamRace", "StopResult", "stop_stream", "server_change",
            "StoppableStream"]
 
-# The course's fixed colours for invoke and stream (the same as helpers.plots.MODE_COLORS).
-COLORS = {"invoke": "#3f90da", "stream": "#ffa90e"}
+# The course's fixed colours for invoke and stream.
+COLORS = {mode: MODE_COLORS[mode] for mode in ("invoke", "stream")}
 TextCallback = Callable[[str, float], None]
 
 
@@ -168,7 +169,7 @@ class StreamRace:
         finally:
             done.set()
             ticker.join()
-            for mode, watch in self.watches.items():
+            for watch in self.watches.values():
                 watch.show(time.perf_counter() - t0)
             self.button.disabled = False
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
-from .plots import MODE_COLORS
-from .timing import InvokeResult
+from ..timing import InvokeResult
+from .style import MODE_COLORS
 
 WAIT = "#e3e3e3"        # "nothing to show yet"
 QUEUE = "#94a4a2"       # waiting for a free server slot
