@@ -1,6 +1,10 @@
-"""Shared fixtures: a simulator on loopback, shrunk in time."""
+"""Shared fixtures: a simulator on loopback, shrunk in time; a dummy key in every test's
+environment, and a check that no notebook output and no file written during the run shows it."""
+import json
 import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,50 @@ os.environ.setdefault("COURSE_PROGRESS", "off")
 os.environ.setdefault("LLM_BACKEND", "sim")
 os.environ.setdefault("LLM_SIM_TIME_SCALE", "0.1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Every test, and every notebook nbval runs, sees this dummy key; none may show it.
+DUMMY = "sk-" + "test-DUMMY0123456789abcdefDUMMY"  # split so this file itself holds no key-like string
+CORE = DUMMY[8:-5]  # "DUMMY0123456789abcdef": any unmasked piece of it is a leak
+KEY_RE = re.compile(r"sk-[A-Za-z0-9_-]{20,}")
+os.environ["OPENAI_API_KEY"] = os.environ["LLM_API_KEY"] = DUMMY
+_STARTED = time.time()
+_SKIP_DIRS = {".git", ".venv", "__pycache__", ".ipynb_checkpoints", ".hypothesis", ".pytest_cache"}
+
+
+def leaks(text: str) -> list[str]:
+    """The dummy key, or any unmasked piece of it, in `text`."""
+    found = [m for m in (DUMMY, CORE) if m in text]
+    return found + [m for m in KEY_RE.findall(text) if m not in found and DUMMY.startswith(m[:8])]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A notebook cell (nbval) whose outputs show the key fails, naming the leak."""
+    outcome = yield
+    report = outcome.get_result()
+    outputs = getattr(item, "test_outputs", None)
+    if call.when == "call" and outputs and report.passed:
+        found = leaks(json.dumps(outputs, default=str))
+        if found:
+            report.outcome = "failed"
+            report.longrepr = f"{item.nodeid}: an output shows the API key ({found[0][:12]}…)"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No file written during the run (figures, progress, caches, logs) may hold the key."""
+    bad = []
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        for f in filenames:
+            p = Path(dirpath, f)
+            try:
+                if p.stat().st_mtime >= _STARTED - 1 and DUMMY.encode() in p.read_bytes():
+                    bad.append(str(p.relative_to(ROOT)))
+            except OSError:
+                pass
+    if bad:
+        print(f"\nFAILED secrets: files written during the run hold the API key: {bad}")
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
