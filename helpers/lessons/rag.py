@@ -10,6 +10,8 @@
 The documents in `helpers/data/support_docs/` are made up (the "Lumen" smart
 lamps do not exist), written so that every fact can be checked. All times
 are `time.perf_counter()` seconds from one start, measured in this process.
+Ingestion lives in `rag_ingest` and evaluation in `rag_eval`; both are re-exported
+here, so lessons keep writing `rag.X`.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 
 from ..ui import ThreadedWidget
+from .rag_eval import EVAL_QUESTIONS, EvalQuestion, EvalRow, eval_table, hit_rate, keyword_rate, retrieval_rows, score
+from .rag_ingest import IngestionRun, ingestion_sweep, measure_ingestion, plot_ingestion
 
 __all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "measure_ingestion",
            "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
@@ -79,85 +83,6 @@ def cosine(a, b) -> float:
     """Cosine similarity of two vectors (lesson 05): 1 = same direction, 0 = nothing in common."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-# ---- ingestion: batch work -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class IngestionRun:
-    """Embedding `n_texts` chunks, `chunk_size` texts per request, `max_concurrency` requests at once (lesson 05)."""
-
-    chunk_size: int
-    max_concurrency: int
-    n_texts: int
-    n_requests: int
-    total_s: float
-
-    @property
-    def chunks_per_s(self) -> float:
-        """Throughput: chunks embedded per second."""
-        return self.n_texts / self.total_s
-
-    def __str__(self) -> str:
-        return (f"chunk_size={self.chunk_size:<3} max_concurrency={self.max_concurrency:<3} "
-                f"{self.n_requests:>3} requests in {self.total_s:6.2f} s: {self.chunks_per_s:7.1f} chunks/s")
-
-
-def measure_ingestion(emb, texts: list[str], chunk_size: int, max_concurrency: int) -> IngestionRun:
-    """Embed `texts` in requests of `chunk_size` texts, `max_concurrency` requests in flight (lesson 05).
-
-    With max_concurrency=1 this is exactly `emb.embed_documents(texts, chunk_size=chunk_size)`;
-    above 1, the requests go out side by side through `Runnable.batch` (threads).
-    """
-    groups = [texts[i:i + chunk_size] for i in range(0, len(texts), chunk_size)]
-    embed_group = RunnableLambda(lambda group: emb.embed_documents(group, chunk_size=chunk_size))
-    t0 = time.perf_counter()
-    vectors = embed_group.batch(groups, config={"max_concurrency": max_concurrency})
-    total_s = time.perf_counter() - t0
-    if sum(map(len, vectors)) != len(texts):
-        raise RuntimeError("the embeddings server returned fewer vectors than texts")
-    return IngestionRun(chunk_size, max_concurrency, len(texts), len(groups), total_s)
-
-
-def ingestion_sweep(emb, texts: list[str], chunk_sizes=(1, 8, 64), concurrencies=(1, 4, 16),
-                    on_run: Callable[[IngestionRun], None] | None = None) -> list[IngestionRun]:
-    """`measure_ingestion` for every chunk_size x max_concurrency; on_run(run) after each one (lesson 05)."""
-    runs = []
-    for size in chunk_sizes:
-        for conc in concurrencies:
-            runs.append(measure_ingestion(emb, texts, size, conc))
-            if on_run:
-                on_run(runs[-1])
-    return runs
-
-
-def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
-    """Chunks/s against max_concurrency, one line per chunk_size (lesson 05). Returns (fig, ax)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-    from ..plots import MEASURED, PALETTE, style_axes
-
-    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
-    for i, size in enumerate(sorted({r.chunk_size for r in runs})):
-        line = sorted((r for r in runs if r.chunk_size == size), key=lambda r: r.max_concurrency)
-        ax.plot([r.max_concurrency for r in line], [r.chunks_per_s for r in line],
-                marker="osD^v"[i % 5], ls=["-", "--", ":", "-."][i % 4], lw=2, ms=7,
-                color=PALETTE[[4, 5, 6, 0][i % 4]],
-                label=f"chunk_size={size} ({line[0].n_requests} requests)")
-    concs = sorted({r.max_concurrency for r in runs})
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xticks(concs, [str(c) for c in concs])
-    style_axes(ax)
-    ax.grid(alpha=0.3, which="both")
-    ax.set(xlabel="max_concurrency (requests in flight)", ylabel="throughput (chunks/s, log scale)",
-           title=f"Fewer, bigger requests and more in flight: faster ingestion ({runs[0].n_texts} chunks)")
-    ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small", loc="lower right")
-    return fig, ax
 
 
 # ---- answering: stream work ------------------------------------------------------------------------
@@ -277,70 +202,6 @@ class AnswerWidget(ThreadedWidget):
                              f"(TTFT, retrieval included) · done at {r.total_s:.2f} s")
 
 
-# ---- evaluation: batch work ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EvalQuestion:
-    """A test question, the file that holds its answer, and words a right answer must contain (lesson 05)."""
-
-    question: str
-    source: str
-    keywords: tuple[str, ...]
-
-
-EVAL_QUESTIONS: tuple[EvalQuestion, ...] = (
-    EvalQuestion("How long is the return window?", "returns.md", ("45",)),
-    EvalQuestion("What does LumenCare+ cost?", "extended-warranty.md", ("19",)),
-    EvalQuestion("How long is the warranty on the Lumen Pro?", "warranty-standard.md", ("3 years",)),
-    EvalQuestion("At what time do automatic firmware updates install?", "firmware-updates.md", ("03:00",)),
-    EvalQuestion("How long do I hold the touch ring for a factory reset?", "factory-reset.md", ("15 seconds",)),
-    EvalQuestion("Which Wi-Fi band does the lamp need?", "troubleshooting-wifi.md", ("2.4 GHz",)),
-    EvalQuestion("How long is the password reset link valid?", "accounts-password.md", ("30 minutes",)),
-    EvalQuestion("Where is my data stored?", "privacy-data.md", ("Frankfurt",)),
-    EvalQuestion("How much does express shipping cost?", "shipping-domestic.md", ("9.90",)),
-    EvalQuestion("How long does the Lumen Go battery last?", "battery-lumen-go.md", ("10 hours",)),
-    EvalQuestion("Which power adapter model is part of the safety recall?", "safety-recall.md", ("PA-12",)),
-    EvalQuestion("What discount do bulk orders get?", "bulk-orders.md", ("12%",)),
-)
-
-
-@dataclass(frozen=True)
-class EvalRow:
-    """One question's score (lesson 05): was the expected source retrieved, which keywords the answer holds."""
-
-    question: str
-    expected_source: str
-    retrieved: tuple[str, ...]
-    keywords: tuple[str, ...]
-    keywords_found: tuple[str, ...]
-
-    @property
-    def source_found(self) -> bool:
-        return self.expected_source in self.retrieved
-
-    @property
-    def answer_ok(self) -> bool:
-        return len(self.keywords_found) == len(self.keywords)
-
-
-def score(questions, outputs) -> list[EvalRow]:
-    """Score chain outputs ({"docs", "answer"} dicts, or lists of Documents) against `questions` (lesson 05)."""
-    rows = []
-    for q, out in zip(questions, outputs, strict=True):
-        docs = out["docs"] if isinstance(out, dict) else out
-        answer = out.get("answer", "") if isinstance(out, dict) else ""
-        found = tuple(k for k in q.keywords if k.lower() in answer.lower())
-        rows.append(EvalRow(q.question, q.source, tuple(d.metadata.get("source", "?") for d in docs),
-                            q.keywords, found))
-    return rows
-
-
-def retrieval_rows(retriever, questions) -> list[EvalRow]:
-    """Score the retriever alone on `questions` (lesson 05): embeddings and search, no chat model."""
-    found = retriever.batch([q.question for q in questions])
-    return score(questions, found)
-
-
 def prompt_tokens(texts: list[str], k: int) -> int:
     """A rough size of one RAG prompt with `k` chunks of `texts` (lesson 05), for sizing experiments only.
 
@@ -353,23 +214,3 @@ def prompt_tokens(texts: list[str], k: int) -> int:
         raise ValueError(f"k must be a whole number >= 1 and texts a non-empty list; got k={k!r}")
     mean_chars = sum(map(len, texts)) / len(texts)
     return estimate_tokens("x" * int(mean_chars * k + len(SYSTEM) + 60))
-
-
-def hit_rate(rows: list[EvalRow]) -> float:
-    """Share of questions whose expected source was retrieved, 0 to 1 (lesson 05)."""
-    return sum(r.source_found for r in rows) / len(rows)
-
-
-def keyword_rate(rows: list[EvalRow]) -> float:
-    """Share of answers that contain all their expected keywords, 0 to 1 (lesson 05)."""
-    return sum(r.answer_ok for r in rows) / len(rows)
-
-
-def eval_table(rows: list[EvalRow]) -> str:
-    """The scores as a plain-text table, one row per question (lesson 05)."""
-    lines = [f"{'question':<56} {'expected source':<24} {'retrieved?':<10} keywords in answer"]
-    for r in rows:
-        lines.append(f"{r.question[:55]:<56} {r.expected_source:<24} {'yes' if r.source_found else 'NO':<10} "
-                     f"{len(r.keywords_found)}/{len(r.keywords)}")
-    lines.append(f"{'':<56} {'':<24} {hit_rate(rows):<10.0%} {keyword_rate(rows):.0%}")
-    return "\n".join(lines)

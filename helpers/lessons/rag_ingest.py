@@ -1,0 +1,87 @@
+"""Lesson 05's ingestion, batch work: embedding the chunks in requests of `chunk_size` texts,
+`max_concurrency` requests in flight, timed, swept and plotted. Times are `time.perf_counter()` seconds.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langchain_core.runnables import RunnableLambda
+
+
+@dataclass(frozen=True)
+class IngestionRun:
+    """Embedding `n_texts` chunks, `chunk_size` texts per request, `max_concurrency` requests at once (lesson 05)."""
+
+    chunk_size: int
+    max_concurrency: int
+    n_texts: int
+    n_requests: int
+    total_s: float
+
+    @property
+    def chunks_per_s(self) -> float:
+        """Throughput: chunks embedded per second."""
+        return self.n_texts / self.total_s
+
+    def __str__(self) -> str:
+        return (f"chunk_size={self.chunk_size:<3} max_concurrency={self.max_concurrency:<3} "
+                f"{self.n_requests:>3} requests in {self.total_s:6.2f} s: {self.chunks_per_s:7.1f} chunks/s")
+
+
+def measure_ingestion(emb, texts: list[str], chunk_size: int, max_concurrency: int) -> IngestionRun:
+    """Embed `texts` in requests of `chunk_size` texts, `max_concurrency` requests in flight (lesson 05).
+
+    With max_concurrency=1 this is exactly `emb.embed_documents(texts, chunk_size=chunk_size)`;
+    above 1, the requests go out side by side through `Runnable.batch` (threads).
+    """
+    groups = [texts[i:i + chunk_size] for i in range(0, len(texts), chunk_size)]
+    embed_group = RunnableLambda(lambda group: emb.embed_documents(group, chunk_size=chunk_size))
+    t0 = time.perf_counter()
+    vectors = embed_group.batch(groups, config={"max_concurrency": max_concurrency})
+    total_s = time.perf_counter() - t0
+    if sum(map(len, vectors)) != len(texts):
+        raise RuntimeError("the embeddings server returned fewer vectors than texts")
+    return IngestionRun(chunk_size, max_concurrency, len(texts), len(groups), total_s)
+
+
+def ingestion_sweep(emb, texts: list[str], chunk_sizes=(1, 8, 64), concurrencies=(1, 4, 16),
+                    on_run: Callable[[IngestionRun], None] | None = None) -> list[IngestionRun]:
+    """`measure_ingestion` for every chunk_size x max_concurrency; on_run(run) after each one (lesson 05)."""
+    runs = []
+    for size in chunk_sizes:
+        for conc in concurrencies:
+            runs.append(measure_ingestion(emb, texts, size, conc))
+            if on_run:
+                on_run(runs[-1])
+    return runs
+
+
+def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
+    """Chunks/s against max_concurrency, one line per chunk_size (lesson 05). Returns (fig, ax)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    from ..plots import MEASURED, PALETTE, style_axes
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    for i, size in enumerate(sorted({r.chunk_size for r in runs})):
+        line = sorted((r for r in runs if r.chunk_size == size), key=lambda r: r.max_concurrency)
+        ax.plot([r.max_concurrency for r in line], [r.chunks_per_s for r in line],
+                marker="osD^v"[i % 5], ls=["-", "--", ":", "-."][i % 4], lw=2, ms=7,
+                color=PALETTE[[4, 5, 6, 0][i % 4]],
+                label=f"chunk_size={size} ({line[0].n_requests} requests)")
+    concs = sorted({r.max_concurrency for r in runs})
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(concs, [str(c) for c in concs])
+    style_axes(ax)
+    ax.grid(alpha=0.3, which="both")
+    ax.set(xlabel="max_concurrency (requests in flight)", ylabel="throughput (chunks/s, log scale)",
+           title=f"Fewer, bigger requests and more in flight: faster ingestion ({runs[0].n_texts} chunks)")
+    ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small", loc="lower right")
+    return fig, ax
