@@ -9,32 +9,43 @@ Everything here is a thin layer over `helpers.timing.measure_batch`, which runs
 - `sweep(...)`, `predict_sweep(...)`, `ratios(...)`: throughput and p95 latency against
   max_concurrency, measured and predicted by the latency model.
 - `compare_first_result(...)`, `first_result_chart(...)`: `batch` vs `batch_as_completed`.
+
+The sweep lives in `sweep` and batch vs batch_as_completed in `first_result`; both are
+re-exported here, so lessons keep writing `batch_lab.X`.
 """
 from __future__ import annotations
 
 import html
 import io
-import threading
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from .. import plots
-from ..llm_server.latency import Job, Profile, jitter_factor, makespan_s, predict_batch
 from ..timing import BatchResult, measure_batch
 from ..ui import ThreadedWidget
+from .first_result import compare_first_result, first_result_chart, first_result_verdict
+from .sweep import (
+    _whole,
+    compare_guess,
+    jobs_for,
+    plateau,
+    predict_sweep,
+    ratios,
+    server_profile,
+    sweep,
+    sweep_verdict,
+)
+
+__all__ = ["PROMPT_RANGE", "CONCURRENCY_RANGE", "TOPICS", "make_prompts", "uneven_prompts", "run_batch",
+           "summary", "table", "figure_png", "timeline", "BatchLab", "sweep", "server_profile", "jobs_for",
+           "predict_sweep", "plateau", "sweep_verdict", "compare_guess", "ratios", "compare_first_result",
+           "first_result_verdict", "first_result_chart"]
 
 PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider
 CONCURRENCY_RANGE = (1, 32)   # the lab's "max_concurrency" slider
 TOPICS = ["batching", "streaming", "latency", "throughput", "rate limits", "retries",
           "tokens", "RAG", "embeddings", "timeouts", "caching", "concurrency"]
-
-
-def _whole(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
-    return int(value)
 
 
 def make_prompts(n: int, mixed: bool = True) -> list[str]:
@@ -193,165 +204,3 @@ class BatchLab(ThreadedWidget):
         """Block until the current run ends (for scripts and tests); returns `.result`."""
         super().wait(timeout_s)
         return self.result
-
-
-# ---- the sweep: throughput and p95 latency against max_concurrency ---------------------------
-
-def sweep(llm, prompts: list[str], concurrencies=(1, 2, 4, 8, 16, 32),
-          progress: bool = False) -> dict[int, BatchResult]:
-    """Run the same prompts once per max_concurrency value (lesson 03): {c: BatchResult}.
-    progress=True shows a tqdm bar of the requests done."""
-    if not concurrencies:
-        raise ValueError("concurrencies must list at least one max_concurrency, e.g. (1, 2, 4)")
-    cs = [_whole("max_concurrency", c, 1, 10_000) for c in concurrencies]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(prompts) * len(cs), desc="sweep (requests)")
-    lock = threading.Lock()
-
-    def tick(_done: int, _index: int) -> None:
-        with lock:
-            bar.update(1)
-
-    try:
-        return {c: measure_batch(llm, prompts, max_concurrency=c, on_progress=tick if bar else None)
-                for c in cs}
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def server_profile(server) -> Profile:
-    """The exact latency profile a running simulator uses, including overrides such as
-    slots=4 and its time scale (lesson 03)."""
-    return Profile(**server.config()["profile"])
-
-
-def jobs_for(result: BatchResult, prompts: list[str], server) -> list[Job]:
-    """One latency-model Job per request, from the token counts measured in `result`
-    and the simulator's reproducible speed factor for each prompt (lesson 03)."""
-    if len(prompts) != len(result.requests):
-        raise ValueError(f"{len(prompts)} prompts but {len(result.requests)} requests in the result")
-    profile = server_profile(server)
-    jobs = []
-    for prompt, out, req in zip(prompts, result.outputs, result.requests):
-        usage = getattr(out, "usage_metadata", None) or {}
-        if not req.ok or "input_tokens" not in usage:
-            raise ValueError(f"request {req.index} has no token counts ({req.error}): predict from a clean run")
-        jobs.append(Job(usage["input_tokens"], usage["output_tokens"],
-                        jitter_factor(profile, server.seed, prompt)))
-    return jobs
-
-
-def predict_sweep(server, results: dict[int, BatchResult], prompts: list[str]) -> dict[int, tuple[float, float]]:
-    """The latency model's (throughput_rps, p95_latency_s) for each max_concurrency in
-    `results`, for the same requests on the same server (lesson 03)."""
-    profile = server_profile(server)
-    jobs = jobs_for(next(iter(results.values())), prompts, server)
-    out = {}
-    for c in results:
-        preds = predict_batch(profile, jobs, c)
-        out[c] = (len(jobs) / makespan_s(preds), float(np.percentile([p.latency_s for p in preds], 95)))
-    return out
-
-
-def plateau(results: dict[int, BatchResult], within: float = 0.10) -> int:
-    """The smallest max_concurrency whose answers/s is within `within` (10 %) of the best
-    measured in `results` (lesson 03): where throughput stopped rising, in this run."""
-    if not results:
-        raise ValueError("results must hold at least one run, e.g. batch_lab.sweep(...)")
-    best = max(r.throughput_rps for r in results.values())
-    return min(c for c, r in results.items() if r.throughput_rps >= (1 - within) * best)
-
-
-def sweep_verdict(results: dict[int, BatchResult], within: float = 0.10) -> str:
-    """What the sweep measured, in words computed from `results` (lesson 03), e.g.
-    "throughput rose 3.9x from max_concurrency 1 to 4, then changed by less than 10 % up to 32"."""
-    cs = sorted(results)
-    rps = {c: results[c].throughput_rps for c in cs}
-    knee, first, last = plateau(results, within), cs[0], cs[-1]
-    if knee == first:
-        words = f"throughput stayed within {within * 100:.0f} % of its best from max_concurrency {first} on"
-    else:
-        words = f"throughput rose {rps[knee] / rps[first]:.1f}x from max_concurrency {first} to {knee}"
-    after = [rps[c] / rps[knee] - 1 for c in cs if c > knee]
-    if knee != first and not after:
-        words += ", the last setting measured: it may rise further"
-    elif after and max(abs(a) for a in after) < within:
-        words += f", then changed by less than {within * 100:.0f} % up to {last}"
-    elif after:
-        words += (f", then changed by {after[-1] * 100:+.0f} % by {last} "
-                  f"(at most {max(after, key=abs) * 100:+.0f} % on the way)")
-    p95 = {c: results[c].p95_latency_s for c in cs}
-    words += (f"; p95 latency {p95[first]:.2f} s at {first}, {p95[knee]:.2f} s at {knee}, "
-              f"{p95[last]:.2f} s at {last}")
-    errors = sum(r.n_errors for r in results.values())
-    return words + (f"; {errors} failed requests (not counted as answers)" if errors else "")
-
-
-def compare_guess(guess, measured: float, what: str, unit: str = "") -> str:
-    """Your guess beside the measurement (lesson 03): "you guessed 8, measured 4 (...)".
-    A guess still left as `____` says so instead."""
-    from ..quiz import _Blank
-
-    if isinstance(guess, _Blank) or guess is None:
-        return f"no guess typed (replace ____ to compare) | measured {what}: {measured:g}{unit}"
-    if isinstance(guess, bool) or not isinstance(guess, (int, float, np.integer, np.floating)):
-        raise ValueError(f"the guess must be a number, e.g. 4, got {guess!r:.40}")
-    return f"you guessed {guess:g}{unit} | measured {what}: {measured:g}{unit}"
-
-
-def ratios(results: dict[int, BatchResult], predicted: dict[int, tuple[float, float]]) -> str:
-    """A small table of measured / predicted answers per second and p95 latency (lesson 03).
-
-    On the simulator this is a self-consistency check: the simulator runs this very latency
-    model, so a ratio near 1.00 says the server does what its model says, not that the model
-    is right about real servers."""
-    lines = ["max_concurrency  answers/s meas/pred  p95 latency meas/pred  errors"]
-    for c in sorted(results):
-        rps, p95 = predicted[c]
-        lines.append(f"{c:>15}  {results[c].throughput_rps / rps:>19.2f}  "
-                     f"{results[c].p95_latency_s / p95:>21.2f}  {results[c].n_errors:>6}")
-    return "\n".join(lines)
-
-
-# ---- batch vs batch_as_completed ------------------------------------------------------------
-
-def compare_first_result(llm, prompts: list[str], max_concurrency: int) -> tuple[BatchResult, BatchResult]:
-    """The same prompts through `batch` and then `batch_as_completed` (lesson 03).
-    Returns (batch_result, as_completed_result); compare their `.first_result_s`."""
-    return (measure_batch(llm, prompts, max_concurrency=max_concurrency),
-            measure_batch(llm, prompts, max_concurrency=max_concurrency, as_completed=True))
-
-
-def first_result_verdict(batch: BatchResult, as_completed: BatchResult) -> str:
-    """When the first answer was usable with each call, computed from the two runs (lesson 03)."""
-    a, b = as_completed.first_result_s, batch.first_result_s
-    if a < b:
-        how = f"{b / a:.1f}x sooner" if a > 0 else "sooner"
-        return f"first answer usable: batch_as_completed at {a:.2f} s, {how} than batch ({b:.2f} s)"
-    return f"first answer usable: batch at {b:.2f} s, batch_as_completed at {a:.2f} s (no sooner)"
-
-
-def first_result_chart(batch: BatchResult, as_completed: BatchResult):
-    """Bars: when your code can use the first answer (filled) and when all answers are done
-    (outline), for `batch` and `batch_as_completed` (lesson 03). Returns (fig, ax)."""
-    fig, ax = plt.subplots(figsize=(8, 2.8), constrained_layout=True)
-    plots.style_axes(ax, grid="x")
-    rows = [("batch", batch, plots.MODE_COLORS["batch"]),
-            ("batch_as_completed", as_completed, plots.MODE_COLORS["other"])]
-    for y, (_, r, colour) in enumerate(rows):
-        ax.barh(y, r.makespan_s, height=0.55, color="white", edgecolor=colour, lw=1.5)
-        ax.barh(y, r.first_result_s, height=0.55, color=colour)
-        ax.text(r.makespan_s, y, f"  first answer {r.first_result_s:.2f} s, all done {r.makespan_s:.2f} s",
-                va="center", ha="left")
-    ax.barh([0], [0], color="grey", label="first answer usable")
-    ax.barh([0], [0], color="white", edgecolor="grey", label="all answers done")
-    ax.set_yticks([0, 1], [row[0] for row in rows])
-    ax.set_xlim(0, 1.75 * max(batch.makespan_s, as_completed.makespan_s))
-    ax.set_ylim(1.5, -1.1)
-    ax.set(xlabel="time since the call (s)", title=first_result_verdict(batch, as_completed))
-    ax.legend(loc="upper right", fontsize="small", ncols=2)
-    return fig, ax
