@@ -4,12 +4,24 @@ built on the core (`helpers.timing`, `helpers.plots`, `helpers.ui`, `helpers.qui
 | module | lesson | what |
 |---|---|---|
 | `envcheck` | 00 | the environment check |
-| `batch_lab` | 03 | the batch lab, the concurrency sweep, batch vs batch_as_completed |
+| `stream_widgets` | 02 | the invoke vs stream race and the Stop button |
+| `batch_lab` | 03 | the prompts, `run_batch`, the batch lab (re-exports `sweep`, `first_result`) |
+| `sweep` | 03 | the concurrency sweep: measured, predicted, in words |
+| `first_result` | 03 | batch vs batch_as_completed |
 | `server_batching` | 03 | server slots on the real local model |
-| `compare` | 04 | the three modes on one job, verdicts, the scenario mapping |
-| `rag` | 05 | documents, embeddings, the RAG chain, evaluation |
-| `cost` | 05 | prices, usage, the monthly bill |
+| `compare` | 04 | sizing and running the three modes on one job (re-exports the four below) |
+| `compare_results` | 04 | what a run measured: `Spread`, `ModeComparison` |
+| `compare_verdicts` | 04 | verdicts, guesses beside measurements, the mode table |
+| `compare_plots` | 04 | the two figures of a comparison |
+| `mapping` | 04 | the scenario -> mode exercise and its widget |
+| `rag` | 05 | documents, embeddings, the RAG chain, the streamed answer (re-exports the two below) |
+| `rag_ingest` | 05 | batched ingestion: timed, swept, plotted |
+| `rag_eval` | 05 | evaluation questions, scores, the table |
+| `cost` | 05 | usage of the calls you made, the Batch API simulation (re-exports the two below) |
+| `pricing` | 05 | the price file, one call's cost, a month's bill |
+| `cost_widget` | 05 | the monthly bill's plot and sliders |
 
 Only lessons (notebooks) and these modules import from here; the core never does.
-Notebooks reach them as `from helpers import rag` (see `helpers/__init__.py`).
+Notebooks reach them as `from helpers import rag` (see `helpers/__init__.py`); a module a
+notebook does not import by name is re-exported by the one it does, so `rag.score` still works.
 """
