@@ -75,3 +75,12 @@ def test_each_lesson_module_is_used_by_a_lesson_its_docstring_names():
         if not named or not any(re.search(rf"\b{name}\b", s) for s in sources for name in names):
             unused.append(f"{path.name} (names lessons {sorted(named)})")
     assert not unused, unused
+
+
+def test_every_helpers_file_a_lesson_points_to_exists():
+    missing = []
+    for number, path in LESSONS.items():
+        for ref in set(re.findall(r"helpers/[A-Za-z0-9_/]+\.(?:py|json|yaml|html)", path.read_text(encoding="utf-8"))):
+            if not (ROOT / ref).is_file():
+                missing.append(f"lesson {number}: {ref}")
+    assert not missing, missing
