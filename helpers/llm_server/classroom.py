@@ -38,8 +38,8 @@ from pathlib import Path
 
 from starlette.responses import HTMLResponse, JSONResponse
 
-from .app import error, rate_limited
-from .limits import new_counters, new_row, with_aliases
+from .errors import error, rate_limited
+from .state import new_row, with_aliases
 
 # Per student, when the instructor sets none: a lesson sends a few dozen requests a
 # minute at most; 8 in flight covers `batch()`'s default thread pool on a laptop.
@@ -207,17 +207,8 @@ class Classroom:
 
     def reset(self, name: str | None) -> None:
         """Zero one student's row (name) or everything (None), keeping what is in flight."""
-        stats = self.sim.stats
-        rows = stats["by_key"]
-        for n in ([name] if name else list(rows)):
-            if n in rows:
-                keep = rows[n].get("in_flight", 0)
-                rows[n] = {**new_row(), "in_flight": keep, "peak_in_flight": keep}
+        self.sim.reset(name, keep_keys=True)  # every student stays on the dashboard
         if name is None:
-            fresh = new_counters()
-            fresh["by_key"] = rows
-            fresh["in_flight"] = fresh["peak_in_flight"] = stats["in_flight"]
-            self.sim.stats = fresh
             self.done.clear()
             self.samples.clear()
 

@@ -13,7 +13,7 @@ A hosted LLM answers a request in two phases:
 The server holds at most `slots` requests at a time; the rest wait in a FIFO
 queue of at most `queue_limit`, beyond which it answers HTTP 429.
 
-The same functions drive the simulated server (`app.py`) and predict a run's
+The same functions drive the simulated server (`chat.py`) and predict a run's
 timings (`predict_batch`), so a lesson can draw prediction beside measurement.
 All times are in seconds of wall-clock time *after* the time scale is applied.
 """

@@ -1,7 +1,8 @@
-"""Per-API-key rate limits (requests/min and tokens/min) and server counters.
+"""Per-API-key rate limits (requests/min and tokens/min).
 
 Sliding one-minute windows (the minute shrinks with the time scale), as
 providers describe their limits. Pure bookkeeping: time is passed in.
+The server's counters are in state.py.
 """
 from __future__ import annotations
 
@@ -49,41 +50,3 @@ class RateLimiter:
         w.events.append((now, tokens))
         return None
 
-
-# One row shape for the whole server and for each API key (or student): the same
-# names, counted by the same call (`Simulator.count`), so they always agree.
-# Every attempt the server accepted for work ends as exactly one of
-# rejected_429, failed_5xx, broken, completed or cancelled, or is still in flight:
-#   attempts == rejected_429 + failed_5xx + broken + completed + cancelled + in_flight
-# (except while a `deaf` request writes on after its client left: it is counted as
-# cancelled at once and stays in flight until it has finished writing).
-ROW_FIELDS = (
-    "attempts",          # requests received (each retry is one more), with a valid body
-    "rejected_429",      # answered 429: rate limit, full queue, or X-Sim-Fault: 429
-    "failed_5xx",        # answered 5xx (X-Sim-Fault: 500)
-    "broken",            # streams the server broke off mid-answer (X-Sim-Fault: drop)
-    "completed",         # whole answers delivered
-    "cancelled",         # the client went away before the end
-    "in_flight",         # received and not finished yet (queued, held or running)
-    "peak_in_flight",
-    "prompt_tokens", "completion_tokens",
-    "cancelled_tokens",          # tokens written for requests whose client went away
-    "tokens_after_disconnect",   # ...of those, written after the server saw the disconnect
-)
-# Older names, kept as read-only copies in /v1/sim/stats for code written before
-# the row had one shape: requests_total = attempts, errors_5xx = failed_5xx.
-ALIASES = {"requests_total": "attempts", "errors_5xx": "failed_5xx"}
-
-
-def new_row() -> dict:
-    return dict.fromkeys(ROW_FIELDS, 0)
-
-
-def new_counters() -> dict:
-    """The server's counters, as `/v1/sim/stats` reports them (plus queue and slots)."""
-    return {**new_row(), "peak_queue_depth": 0, "by_key": {}}
-
-
-def with_aliases(row: dict) -> dict:
-    """A copy of a row with the older names filled from the new ones."""
-    return {**row, **{old: row.get(new, 0) for old, new in ALIASES.items()}}
