@@ -9,7 +9,7 @@ This module holds only the routes. The work is elsewhere: chat.py runs a chat
 completion (scheduling, JSON/SSE, timing headers), embed.py an embeddings
 request, faults.py reads X-Sim-Fault, errors.py shapes errors as OpenAI does,
 state.py holds the engines and counters, limits.py the rate limits and
-classroom.py the classroom mode added by __main__.
+classroom.py (with dashboard.py) the classroom mode added by __main__.
 """
 from __future__ import annotations
 

@@ -17,27 +17,24 @@ rate-limit key, so limits are per student, and one student may have at most
 A student's GET /v1/sim/stats shows only their own numbers and POST
 /v1/sim/stats/reset zeroes only their own row. The dashboard page (/dashboard)
 holds no data; it polls /v1/sim/classroom, which needs the instructor's token.
+The dashboard's window, data and page are in dashboard.py.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import hmac
 import ipaddress
 import os
 import re
 import secrets
 import socket
-import statistics
 import sys
 import time
-from base64 import b64encode
-from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 
+from .dashboard import NO_STORE, Page, Window, view
 from .errors import error, rate_limited
 from .state import new_row, with_aliases
 
@@ -47,12 +44,10 @@ DEFAULT_RPM = 60
 DEFAULT_TPM = 40_000
 DEFAULT_MAX_INFLIGHT = 8
 MAX_STUDENTS = 500          # distinct names; more is a typo loop or abuse
-WINDOW_S = 5.0              # the dashboard's moving window (seconds of real time)
 INSTRUCTOR = "instructor"
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{6,200}")
 WORK_PATHS = ("/v1/chat/completions", "/v1/embeddings")
-HTML_FILE = Path(__file__).with_name("dashboard.html")
 
 KEY_HELP = ("This is a classroom server: set your API key (LLM_API_KEY) to the class token, "
             "a colon and your name, e.g. <class token>:alice")
@@ -131,9 +126,7 @@ class Classroom:
         self._dash = self.dashboard_token.encode()
         self.max_inflight = max_inflight or None
         self.inflight: dict[str, int] = {}
-        self.done: deque = deque()      # (t_end, name, status, latency_s) of recent requests
-        self.samples: deque = deque()   # (t, total completion tokens)
-        self.t0 = time.monotonic()
+        self.recent = Window(sim)
 
     def identify(self, auth: bytes) -> Identity | str:
         """The caller, or the reason (one line) why not. Never echoes the key."""
@@ -156,40 +149,6 @@ class Classroom:
             return f"This classroom server already has {MAX_STUDENTS} names: reuse yours."
         return Identity("student", name_s)
 
-    # -- the moving window
-    def now(self) -> float:
-        return time.monotonic() - self.t0
-
-    def sample(self) -> None:
-        t, total = self.now(), self.sim.stats["completion_tokens"]
-        if self.samples and total < self.samples[-1][1]:
-            self.samples.clear()  # the counters were reset
-        self.samples.append((t, total))
-        while len(self.samples) > 2 and self.samples[1][0] <= t - WINDOW_S:
-            self.samples.popleft()
-        while self.done and self.done[0][0] <= t - 60.0:
-            self.done.popleft()
-
-    def finished(self, name: str, status: int, latency_s: float) -> None:
-        self.done.append((self.now(), name, status, latency_s))
-        self.sample()
-
-    def window(self) -> dict:
-        self.sample()
-        t = self.now()
-        (t_a, tok_a), (t_b, tok_b) = self.samples[0], self.samples[-1]
-        tps = (tok_b - tok_a) / (t_b - t_a) if t_b - t_a >= 0.5 else None
-        recent = [d for d in self.done if d[0] > t - WINDOW_S]
-        lat = sorted(d[3] for d in recent if d[2] == 200)
-        pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
-        span = min(WINDOW_S, max(t, 1e-9))
-        return {"window_s": WINDOW_S, "tokens_per_s": tps,
-                "answers_per_s": sum(d[2] == 200 for d in recent) / span,
-                "p50_latency_s": statistics.median(lat) if lat else None,
-                "p95_latency_s": pct(0.95),
-                "rejected_429_last_minute": sum(d[2] == 429 for d in self.done),
-                "limited_now": sorted({d[1] for d in self.done if d[2] == 429 and d[0] > t - 10.0})}
-
     # -- views
     def limits(self) -> dict:
         p, ts = self.sim.cfg.profile, self.sim.cfg.profile.time_scale
@@ -209,65 +168,27 @@ class Classroom:
         """Zero one student's row (name) or everything (None), keeping what is in flight."""
         self.sim.reset(name, keep_keys=True)  # every student stays on the dashboard
         if name is None:
-            self.done.clear()
-            self.samples.clear()
+            self.recent.clear()
 
     def dashboard(self) -> dict:
-        snap = self.sim.snapshot()
-        win = self.window()
-        limited = set(win.pop("limited_now"))
-        students = []
-        natural = lambda kv: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", kv[0])]  # noqa: E731
-        for name, per in sorted(self.sim.stats["by_key"].items(), key=natural):
-            if name == INSTRUCTOR and not per.get("attempts"):
-                continue
-            students.append({"name": name, "requests": per.get("attempts", 0),
-                             "completed": per.get("completed", 0),
-                             "in_flight": per.get("in_flight", 0),
-                             "completion_tokens": per.get("completion_tokens", 0),
-                             "rejected_429": per.get("rejected_429", 0),
-                             "limited_now": name in limited})
-        return {"room": self.room(), "limits": self.limits(), **win,
-                "totals": {k: snap[k] for k in ("requests_total", "completed", "rejected_429",
-                                                 "errors_5xx", "cancelled", "completion_tokens",
-                                                 "peak_in_flight", "peak_queue_depth")},
-                "students": students}
+        return view(self.sim, self.room(), self.limits(), self.recent, hide=INSTRUCTOR)
 
 
 # ---------------------------------------------------------------- HTTP
-
-def _html() -> tuple[str, str]:
-    """The dashboard page and its Content-Security-Policy (hashes of its inline script and style)."""
-    page = HTML_FILE.read_text(encoding="utf-8")
-
-    def h(tag: str) -> str:
-        body = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.S).group(1)
-        return "'sha256-" + b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
-    csp = (f"default-src 'none'; script-src {h('script')}; style-src {h('style')}; "
-           "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-           "frame-ancestors 'none'")
-    return page, csp
-
-
-NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer",
-            "x-content-type-options": "nosniff"}
-
 
 class ClassroomGate:
     """ASGI middleware: authenticates every /v1 request and serves the classroom routes."""
 
     def __init__(self, app, room: Classroom):
         self.app, self.room = app, room
-        self.page, self.csp = _html()
+        self.page = Page()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
         if path in ("/dashboard", "/dashboard/"):
-            resp = HTMLResponse(self.page, headers={**NO_STORE, "content-security-policy": self.csp,
-                                                    "x-frame-options": "DENY"})
-            return await resp(scope, receive, send)
+            return await self.page.response()(scope, receive, send)
         if not (path == "/v1" or path.startswith("/v1/")):
             return await self.app(scope, receive, send)   # /health and 404s
         auth = dict(scope["headers"]).get(b"authorization", b"")
@@ -304,7 +225,7 @@ class ClassroomGate:
             wait = 0.5 * sim.cfg.profile.time_scale
             resp = rate_limited(sim, name, f"Too many requests in flight: at most {cap} at once per "
                                            "student on this classroom server (lower max_concurrency)", wait)
-            room.finished(name, 429, 0.0)
+            room.recent.finished(name, 429, 0.0)
             return await resp(scope, receive, send)
         room.inflight[name] = room.inflight.get(name, 0) + 1
         t0, status, counted = time.perf_counter(), [0], [True]
@@ -313,7 +234,7 @@ class ClassroomGate:
             if counted[0]:
                 counted[0] = False
                 room.inflight[name] -= 1
-                room.finished(name, status[0], time.perf_counter() - t0)
+                room.recent.finished(name, status[0], time.perf_counter() - t0)
 
         async def send_(msg) -> None:
             if msg["type"] == "http.response.start":
