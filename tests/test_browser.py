@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_utils import CHROMIUM, CHROMIUM_ARGS, LabServer, LessonPage
+from support.browser import CHROMIUM, CHROMIUM_ARGS, LabServer, LessonPage
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -18,10 +18,10 @@ import time
 import httpx
 import pytest
 import uvicorn
-from browser_utils import CHROMIUM, CHROMIUM_ARGS
 from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
+from support.browser import CHROMIUM, CHROMIUM_ARGS
 
 from helpers.chat_app import start_chat_app
 

@@ -1,6 +1,6 @@
 """Reliability under load and faults: the simulator over real loopback HTTP.
 
-The same functions print the figures in benchmarks/load_faults.py. Timings on a
+The same functions (tests/support/loadgen.py) print the figures in benchmarks/load_faults.py. Timings on a
 shared 2-core machine are noisy, so these tests assert outcomes and counts: every
 request ends as a complete answer or an OpenAI-shaped 429, nothing is lost, the
 server's counters come back to zero, and a fault ends in one line, not a hang.
@@ -10,8 +10,8 @@ import time
 
 import httpx
 import pytest
+from support.loadgen import cell_text, kernel_env, kill_and_restart, run_cells, run_load
 
-from benchmarks.load_faults import cell_text, kernel_env, kill_and_restart, run_cells, run_load
 from helpers.backends.simulator import start_simulator
 
 SCALE = 0.1  # the course's test time scale

@@ -1,0 +1,1 @@
+"""Code the tests share (and the benchmarks reuse); never imported by the course itself."""
