@@ -80,6 +80,8 @@ GENERIC_SENTENCES = [
 STOPWORDS = set("a an the of to in on for and or is are be do does how what why which who "
                 "me you your my i it this that with about explain tell write give please can "
                 "in one sentence short words".split())
+STOPWORDS |= set("sentences line lines word tokens detail detailed depth briefly brief concise "
+                 "concisely quick quickly describe say summarise summarize define".split())
 
 
 def tokenize(text: str) -> list[str]:
@@ -118,59 +120,180 @@ def _rng(prompt: str, seed: int) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _target_tokens(prompt: str) -> int | None:
-    """Answer length asked for in the prompt, e.g. 'in one sentence', 'in 200 words'."""
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_NUM = r"(\d{1,4}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
+_COUNTED_RE = re.compile(r"\b" + _NUM + r"[\s-]+(words?|sentences?|lines?|tokens?)\b")
+_ONE_SENTENCE_RE = re.compile(r"\b(a|one|single|a single) (sentence|line)\b|\bone-liner\b")
+_BRIEF_RE = re.compile(r"\b(brief|briefly|short|shortly|concise|concisely|quick|quickly|in a nutshell|tl;?dr)\b")
+_DETAIL_RE = re.compile(r"\b(in detail|detailed|in depth|in-depth|at length|long answer|essay|thorough|thoroughly)\b")
+GREETING = ["Hello!", "Nice to meet you.", "Welcome to the course.",
+            "I am the course simulator, and my answers come from a small bank of sentences."]
+_GREETING_RE = re.compile(r"\b(hello|hi|hey|greet|greeting)\b")
+DETAIL_TOKENS = 220
+
+
+def length_request(prompt: str) -> tuple[str, int] | None:
+    """The simplest length instruction in the prompt, if any.
+
+    ("words", N) for "in N words" (N as digits or a number word one..twenty),
+    ("sentences", N) for "in N sentences" / "one sentence" / "in one line",
+    ("tokens", N) for "in N tokens", ("brief", 0) for "briefly" / "short",
+    ("detail", 0) for "in detail". None when the prompt asks for no length.
+    """
     p = prompt.lower()
-    if "one sentence" in p or "one line" in p or "one word" in p:
-        return 30
-    m = re.search(r"(\d{1,4})\s*(words|tokens)", p)
+    m = _COUNTED_RE.search(p)
     if m:
-        return int(m.group(1))
-    if any(w in p for w in ("in detail", "long answer", "essay", "thorough")):
-        return 220
+        raw, unit = m.groups()
+        n = int(raw) if raw.isdigit() else NUMBER_WORDS[raw]
+        if n > 0:
+            kind = {"w": "words", "s": "sentences", "l": "sentences", "t": "tokens"}[unit[0]]
+            return kind, n
+    if _ONE_SENTENCE_RE.search(p):
+        return "sentences", 1
+    if _DETAIL_RE.search(p):
+        return "detail", 0
+    if _BRIEF_RE.search(p):
+        return "brief", 0
     return None
 
 
+def sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences (at '.', '!' or '?' followed by a space)."""
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def _pool(first: list[str], rng: random.Random):
+    """The answer's sentences, then more course sentences, forever; never the same one twice in a row."""
+    yield from first
+    last = first[-1] if first else None
+    seen = set(first)
+    extra = [s for _, t in TOPICS[:-1] for s in sentences(t) if s not in seen]  # (not the haiku)
+    more = [s for s in rng.sample(GENERIC_SENTENCES, k=len(GENERIC_SENTENCES)) if s not in seen] + extra
+    while True:
+        for s in more:
+            if s != last:
+                yield s
+                last = s
+        more = rng.sample(GENERIC_SENTENCES, k=len(GENERIC_SENTENCES)) + extra
+
+
+def _trim(sentence: str, n_words: int) -> str:
+    """The first n_words words of a sentence, ended with a full stop."""
+    words = sentence.split()[:n_words]
+    words[-1] = words[-1].rstrip(",;:.!?/") or words[-1]
+    return " ".join(words) + "."
+
+
+def _exactly_words(first: list[str], n: int, rng: random.Random) -> str:
+    """Whole sentences adding up to exactly n words when the pool allows, else a trimmed last one."""
+    if n < len(first[0].split()):  # too short for the first sentence: its first n words stay on topic
+        return _trim(first[0], n)
+    out, left, misses = [], n, 0
+    for s in _pool(first, rng):
+        k = len(s.split())
+        if k <= left and (not out or s != out[-1]):
+            out.append(s)
+            left, misses = left - k, 0
+        elif out and s != out[-1] and (left < 4 or misses > 60):
+            out.append(_trim(s, left))  # a remainder no whole sentence fills
+            left = 0
+        else:
+            misses += 1
+        if left == 0:
+            return " ".join(out)
+    raise AssertionError("unreachable: the pool never ends")
+
+
+def _at_least_tokens(first: list[str], n: int, rng: random.Random) -> str:
+    """Whole sentences until the answer has at least n tokens."""
+    out, total = [], 0
+    for s in _pool(first, rng):
+        if total >= n:
+            break
+        out.append(s)
+        total += count_tokens(s)
+    return " ".join(out)
+
+
 def answer(messages: list[dict], seed: int = 0, temperature: float = 0.0) -> str:
-    """The simulator's full answer to a chat request (before length limits)."""
+    """The simulator's full answer to a chat request (before length limits).
+
+    Sized by the last user message's simplest length instruction (see `length_request`):
+    exactly N words, N sentences, about N tokens (whole sentences), "briefly" (fewer
+    sentences than the default) or "in detail" (whole sentences up to ~220 tokens).
+    """
     prompt = last_user_text(messages)
     low = prompt.lower()
     rng = _rng(prompt, seed if temperature > 0 else 0)
     parts = [text for keys, text in TOPICS if any(k in low for k in keys)]
-    if not parts:
-        words = [w for w in re.findall(r"[a-zA-Z][a-zA-Z-]+", prompt) if w.lower() not in STOPWORDS]
+    generic = False  # the generic answer opens with a bare "Good question about X."
+    if "haiku" in low:
+        parts = [TOPICS[-1][1]]
+    if not parts and _GREETING_RE.search(low):
+        parts = [" ".join(GREETING)]
+    elif not parts:
+        words = [w for w in re.findall(r"[a-zA-Z][a-zA-Z-]+", prompt)
+                 if w.lower() not in STOPWORDS and w.lower() not in NUMBER_WORDS]
         topic = " ".join(words[:4]) or "your question"
         sents = rng.sample(GENERIC_SENTENCES, k=4)
         parts = [rng.choice(GENERIC_OPENERS).format(topic=topic)] + sents
+        generic = True
     elif temperature > 0:
         rng.shuffle(parts)
     text = " ".join(parts)
-    target = _target_tokens(prompt)
-    if target is None:
+    ask = length_request(prompt)
+    if ask is None:
         return text
-    toks = tokenize(text)
-    extra = rng.sample(GENERIC_SENTENCES, k=len(GENERIC_SENTENCES))
-    i = 0
-    while len(toks) < target:  # pad a long request with more sentences, each in turn
-        toks += tokenize(" " + extra[i % len(extra)])
-        i += 1
-    cut = "".join(toks[:target]).strip()
-    return cut if cut.endswith((".", "!", "?")) else cut + "."
+    first = sentences(text)
+    kind, n = ask
+    if kind == "words":
+        return _exactly_words(first, n, rng)
+    if kind == "sentences":
+        pool = _pool(first[1:] if generic else first, rng)  # (not just "Good question about X.")
+        return " ".join(next(pool) for _ in range(n))
+    if kind == "brief":
+        return " ".join(first[:max(1, min(2, len(first) - 1))])
+    if kind == "detail":
+        return _at_least_tokens(first, max(DETAIL_TOKENS, count_tokens(text) + 40), rng)
+    return _at_least_tokens(first, n, rng)  # tokens: whole sentences, then the limit of apply_limits
+
+
+_SENTENCE_END = (".", "!", "?")
+_NO_END = set(",;:(-/\"'")
+_AFTER_WORD = set(".,;:!?)")
 
 
 def apply_limits(text: str, max_tokens: int, stop: list[str]) -> tuple[list[str], str]:
     """Cut the answer at the first stop sequence and at max_tokens.
 
-    Returns (tokens, finish_reason) with finish_reason "stop" or "length".
+    Returns (tokens, finish_reason) with finish_reason "stop" or "length". When
+    max_tokens cuts, the answer ends at the last full sentence that fits; when not
+    even one fits, at the last whole word (never on a comma or an opening mark).
+    Either way finish_reason is "length", and the tokens returned are exactly the
+    tokens sent (so usage.completion_tokens is their count).
     """
     cut = len(text)
     for s in stop:
         if s and s in text:
             cut = min(cut, text.index(s))
     toks = tokenize(text[:cut])
-    if len(toks) > max_tokens:
-        return toks[:max_tokens], "length"
-    return toks, "stop"
+    if len(toks) <= max_tokens:
+        return toks, "stop"
+    head = toks[:max_tokens]
+    ends = [i for i, t in enumerate(head) if t.strip() in _SENTENCE_END
+            and (i + 1 >= len(toks) or toks[i + 1].startswith(" "))]
+    if ends:
+        return head[:ends[-1] + 1], "length"
+    def clean(n: int) -> bool:  # ends after a whole word ("model", not the "model" of "model's")
+        nxt = toks[n]
+        return head[n - 1].strip() not in _NO_END and (nxt.startswith(" ") or nxt in _AFTER_WORD)
+
+    n = len(head)
+    while n > 1 and not clean(n):
+        n -= 1
+    return head[:n], "length"
 
 
 def embed(text: str, dimensions: int = 256) -> list[float]:
