@@ -244,3 +244,12 @@ def test_first_result_title_follows_the_run():
     assert "no sooner" in batch_lab.first_result_verdict(slow_first, slow_first)
     fig, ax = batch_lab.first_result_chart(slow_first, quick)
     assert ax.get_title() == batch_lab.first_result_verdict(slow_first, quick)
+
+
+def test_sweep_with_progress_prints_each_point_as_it_lands(llm, capsys):
+    """A learner watching a long sweep sees one line per max_concurrency, in order, from the run."""
+    prompts = batch_lab.make_prompts(3, mixed=False)
+    results = batch_lab.sweep(llm, prompts, (1, 3), progress=True)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("max_concurrency=")]
+    assert lines == [batch_lab.point_line(1, results[1]), batch_lab.point_line(3, results[3])]
+    assert lines[0].startswith("max_concurrency=1: 3/3 answers in ")

@@ -310,3 +310,19 @@ def test_public_names_have_docstrings_naming_lesson_05(module):
         obj = getattr(module, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert "lesson 05" in (obj.__doc__ or "").lower(), name
+
+
+def test_a_blank_guess_prints_no_guess_and_a_number_prints_beside_the_measurement():
+    from helpers.quiz import ____
+
+    assert rag.guess_line(____, 7.25, "speed-up").startswith("no guess")
+    assert rag.guess_line(5, 7.25, "speed-up") == "you guessed 5x | measured speed-up: 7.2x"
+    with pytest.raises(ValueError, match="must be a number"):
+        rag.guess_line("fast", 7.25, "speed-up")
+
+
+def test_run_with_usage_shows_a_named_bar_that_counts_every_answer(llm, capsys):
+    run = cost.run_with_usage(llm, ["What is the return window?", "How long is the warranty?"],
+                              max_concurrency=2, progress="max_concurrency=2")
+    err = capsys.readouterr().err
+    assert len(run.outputs) == 2 and "max_concurrency=2" in err and "2/2" in err

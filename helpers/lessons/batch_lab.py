@@ -30,6 +30,7 @@ from .sweep import (
     compare_guess,
     jobs_for,
     plateau,
+    point_line,
     predict_sweep,
     ratios,
     server_profile,
@@ -39,7 +40,7 @@ from .sweep import (
 
 __all__ = ["PROMPT_RANGE", "CONCURRENCY_RANGE", "TOPICS", "make_prompts", "uneven_prompts", "run_batch",
            "summary", "table", "figure_png", "timeline", "BatchLab", "sweep", "server_profile", "jobs_for",
-           "predict_sweep", "plateau", "sweep_verdict", "compare_guess", "ratios", "compare_first_result",
+           "predict_sweep", "plateau", "point_line", "sweep_verdict", "compare_guess", "ratios", "compare_first_result",
            "first_result_verdict", "first_result_chart"]
 
 PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider

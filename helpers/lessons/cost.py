@@ -89,12 +89,38 @@ class UsageRun:
         return sum(usage_cost(u, price, batch_api) for u in self.billed)
 
 
-def run_with_usage(runnable, inputs: list, max_concurrency: int) -> UsageRun:
-    """`runnable.batch(inputs)` with a UsageLog attached: outputs, token usage and seconds (lesson 05)."""
+def run_with_usage(runnable, inputs: list, max_concurrency: int, progress: str | None = None) -> UsageRun:
+    """`runnable.batch(inputs)` with a UsageLog attached: outputs, token usage and seconds (lesson 05).
+
+    progress="max_concurrency=8": a tqdm bar with that name, one step per model answer, while it runs."""
+    inputs = list(inputs)
     log = UsageLog()
+    callbacks: list = [log]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(inputs), desc=progress, unit="answer")
+        callbacks.append(_Ticker(bar))
     t0 = time.perf_counter()
-    outputs = runnable.batch(list(inputs), config={"max_concurrency": max_concurrency, "callbacks": [log]})
+    try:
+        outputs = runnable.batch(inputs, config={"max_concurrency": max_concurrency, "callbacks": callbacks})
+    finally:
+        if bar is not None:
+            bar.close()
     return UsageRun(outputs, tuple(log.calls), time.perf_counter() - t0)
+
+
+class _Ticker(BaseCallbackHandler):
+    """Moves a progress bar one step each time a model call ends (lesson 05)."""
+
+    def __init__(self, bar):
+        super().__init__()
+        self._lock, self._bar = threading.Lock(), bar
+
+    def on_llm_end(self, response, **kwargs) -> None:
+        with self._lock:
+            self._bar.update(1)
 
 
 # ---- a provider's Batch API: a SIMULATION of its shape ---------------------------------------------

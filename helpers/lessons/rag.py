@@ -31,10 +31,10 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnableP
 
 from ..ui import ThreadedWidget
 from .rag_eval import EVAL_QUESTIONS, EvalQuestion, EvalRow, eval_table, hit_rate, keyword_rate, retrieval_rows, score
-from .rag_ingest import IngestionRun, ingestion_sweep, measure_ingestion, plot_ingestion
+from .rag_ingest import IngestionRun, guess_line, ingestion_sweep, measure_ingestion, plot_ingestion
 
 __all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "measure_ingestion",
-           "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
+           "guess_line", "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
            "AnswerResult", "stream_answer", "AnswerWidget", "EvalQuestion", "EVAL_QUESTIONS", "EvalRow",
            "score", "hit_rate", "keyword_rate", "eval_table", "prompt_tokens", "retrieval_rows"]
 

@@ -46,6 +46,17 @@ def measure_ingestion(emb, texts: list[str], chunk_size: int, max_concurrency: i
     return IngestionRun(chunk_size, max_concurrency, len(texts), len(groups), total_s)
 
 
+def guess_line(guess, measured: float, what: str, unit: str = "x") -> str:
+    """Your guess beside the measurement (lesson 05); a guess left as `____` prints "no guess"."""
+    from ..quiz import _is_blank
+
+    if guess is None or _is_blank(guess):
+        return f"no guess (replace ____ to compare) | measured {what}: {measured:.1f}{unit}"
+    if isinstance(guess, bool) or not isinstance(guess, (int, float)):
+        raise ValueError(f"the guess must be a number, e.g. 5, got {guess!r:.40}")
+    return f"you guessed {guess:g}{unit} | measured {what}: {measured:.1f}{unit}"
+
+
 def ingestion_sweep(emb, texts: list[str], chunk_sizes=(1, 8, 64), concurrencies=(1, 4, 16),
                     on_run: Callable[[IngestionRun], None] | None = None) -> list[IngestionRun]:
     """`measure_ingestion` for every chunk_size x max_concurrency; on_run(run) after each one (lesson 05)."""

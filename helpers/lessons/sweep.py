@@ -21,27 +21,33 @@ def _whole(name: str, value, lo: int, hi: int) -> int:
 def sweep(llm, prompts: list[str], concurrencies=(1, 2, 4, 8, 16, 32),
           progress: bool = False) -> dict[int, BatchResult]:
     """Run the same prompts once per max_concurrency value (lesson 03): {c: BatchResult}.
-    progress=True shows a tqdm bar of the requests done."""
+    progress=True shows a tqdm bar per point ("max_concurrency=8: 24/32 requests") and
+    prints each point's result as it lands, so the curve forms while you watch."""
     if not concurrencies:
         raise ValueError("concurrencies must list at least one max_concurrency, e.g. (1, 2, 4)")
     cs = [_whole("max_concurrency", c, 1, 10_000) for c in concurrencies]
-    bar = None
-    if progress:
+    results: dict[int, BatchResult] = {}
+    for c in cs:
+        if not progress:
+            results[c] = measure_batch(llm, prompts, max_concurrency=c)
+            continue
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(prompts) * len(cs), desc="sweep (requests)")
-    lock = threading.Lock()
+        lock = threading.Lock()
+        with tqdm(total=len(prompts), desc=f"max_concurrency={c}", unit="request") as bar:
+            def tick(_done: int, _index: int, bar=bar, lock=lock) -> None:
+                with lock:
+                    bar.update(1)
 
-    def tick(_done: int, _index: int) -> None:
-        with lock:
-            bar.update(1)
+            results[c] = measure_batch(llm, prompts, max_concurrency=c, on_progress=tick)
+        print(point_line(c, results[c]), flush=True)
+    return results
 
-    try:
-        return {c: measure_batch(llm, prompts, max_concurrency=c, on_progress=tick if bar else None)
-                for c in cs}
-    finally:
-        if bar is not None:
-            bar.close()
+
+def point_line(c: int, result: BatchResult) -> str:
+    """One sweep point in words (lesson 03): what one max_concurrency gave, from the run."""
+    return (f"max_concurrency={c}: {result.n_ok}/{len(result.requests)} answers in {result.makespan_s:.2f} s, "
+            f"{result.goodput_rps:.2f} answers/s, p95 {result.p95_latency_s:.2f} s")
 
 
 def server_profile(server) -> Profile:
