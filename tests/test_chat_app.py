@@ -234,3 +234,13 @@ def test_a_per_user_cap_turns_the_extra_request_away(sim):
     assert second.status_code == 429 and "in progress" in second.json()["error"]["message"]
     assert parse_sse(other.text)[-1][0] == "done" and parse_sse(received[0])[-1][0] == "done"
     assert again.status_code == 200   # the slot came back when the first answer ended
+
+
+def test_a_blank_guess_prints_no_guess_not_an_empty_slot():
+    from helpers.chat_app import crowd
+    from helpers.quiz import ____
+
+    assert crowd.guessed(____) == "no guess" and crowd.guessed(None) == "no guess"
+    assert crowd.guessed(0.5, "{:.0%}") == "50%" and crowd.guessed(3, "{:g}x") == "3x"
+    with pytest.raises(ValueError, match="must be a number"):
+        crowd.guessed("fast")

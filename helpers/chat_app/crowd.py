@@ -52,6 +52,17 @@ class AppAnswer:
         return None if self.ttft_s is None else self.ttft_s - self.start_s
 
 
+def guessed(guess, fmt: str = "{:g}") -> str:
+    """Your guess as text for a printed comparison (lesson 06): "no guess" while it is still `____`."""
+    from ..quiz import _is_blank
+
+    if guess is None or _is_blank(guess):
+        return "no guess"
+    if isinstance(guess, bool) or not isinstance(guess, (int, float)):
+        raise ValueError(f"the guess must be a number, e.g. 0.5, got {guess!r:.40}")
+    return fmt.format(guess)
+
+
 def _answer(t0, start, sources, first, body, status_code, user="") -> AppAnswer:
     end = time.perf_counter() - t0
     if status_code != 200:
