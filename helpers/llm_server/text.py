@@ -5,6 +5,11 @@ paragraphs about the course's own topics (streaming, batching, latency, RAG,
 ...) chosen by keywords in the prompt, and a plausible generic answer
 otherwise. The same prompt and seed always give the same answer.
 
+It honours the simplest length instructions in the last user message: "in N
+words" (exactly N words; N as digits or one..twenty), "in N sentences", "one
+sentence" / "in one line", "briefly" / "short", "in detail". A max_tokens cut
+ends at the last whole sentence that fits, or at a whole word when none does.
+
 Tokens: a simple, documented rule -- a word, a number or one punctuation mark
 is one token (real tokenizers split words into ~0.75-word pieces; the shape of
 every timing is the same).
