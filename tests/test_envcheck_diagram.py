@@ -276,3 +276,69 @@ def test_lesson_exercise_solutions_pass_on_the_simulator(monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert printed.count("tokens/s while writing") == 3
     assert ns["slowest_name"] == "detail"
+
+
+# ---- lessons 00-02: the beginner's path (the blank, open guesses, the glossary) -------------
+
+import json  # noqa: E402
+import re  # noqa: E402
+
+LESSONS_00_02 = ["00_start_here", "01_invoke", "02_stream"]
+GLOSSARY_TERMS = ["TTFT", "p50 / p95", "makespan", "Runnable", "SSE", "jitter", "slot / `n_parallel`",
+                  "continuous batching", "prefill / decode", "document chunk", "`chunk_size` (texts per request)"]
+
+
+def _cells(name: str) -> list[dict]:
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    return [{"type": c["cell_type"], "src": "".join(c["source"])} for c in nb["cells"]]
+
+
+@pytest.mark.parametrize("name", LESSONS_00_02)
+def test_the_blank_is_imported_only_where_an_exercise_uses_it(name):
+    """The setup import never brings `____`; a cell that imports it also uses it as a blank."""
+    code = [c["src"] for c in _cells(name) if c["type"] == "code"]
+    setup = next(s for s in code if "from helpers import" in s and "resolve_backend" in s)
+    assert "____" not in setup
+    for src in code:
+        if re.search(r"from helpers import .*____", src):
+            rest = re.sub(r"from helpers import .*____", "", src)
+            assert "= ____" in rest or "____ " in rest, src
+
+
+@pytest.mark.parametrize("name", ["01_invoke", "02_stream"])
+def test_guesses_are_left_open_and_a_blank_prints_as_no_guess(name):
+    """No pre-filled guess: every guess cell holds the blank, and the cell that compares
+    it with the measurement says "no guess" for anything that is not a guess."""
+    cells = _cells(name)
+    code = [c["src"] for c in cells if c["type"] == "code"]
+    guesses = [m.group(1) for s in code
+               for m in re.finditer(r"^((?:my_)?guess_\w+|my_biggest)\s*=\s*(.+?)\s*(?:#|$)", s, re.M)]
+    assert guesses, "no guess cells found"
+    for var in guesses:
+        assigned = [s for s in code if re.search(rf"^{var}\s*=", s, re.M)]
+        assert all(re.search(rf"^{var}\s*=\s*____", s, re.M) for s in assigned), var
+        users = [s for s in code if re.search(rf"\b{var}\b", s) and s not in assigned]
+        assert users and all("no guess" in s for s in users), var
+    prose = " ".join(c["src"] for c in cells if c["type"] == "markdown")
+    assert prose.count("A fact to reason from") >= len(guesses) - 1
+
+
+def test_lesson_00_says_the_text_is_canned_and_has_the_glossary():
+    cells = _cells("00_start_here")
+    first_call = next(i for i, c in enumerate(cells) if c["type"] == "code" and ".stream(" in c["src"])
+    assert "canned" in cells[first_call + 1]["src"]
+    glossary = next(c["src"] for c in cells if c["src"].startswith("## Glossary"))
+    for term in GLOSSARY_TERMS:
+        assert f"**{term}**" in glossary, term
+
+
+@pytest.mark.parametrize("name", LESSONS_00_02)
+def test_each_header_states_its_time_and_glossary_links_resolve(name):
+    cells = _cells(name)
+    assert re.search(r"\*\*Time:\*\* about \d+ minutes \(about [\w ]+ of it running cells, on `sim`\)",
+                     cells[0]["src"])
+    headings = {line[3:].strip() for c in _cells("00_start_here") for line in c["src"].splitlines()
+                if line.startswith("## ")}
+    for c in cells:
+        for anchor in re.findall(r"\]\((?:00_start_here\.ipynb)?#([^)]+)\)", c["src"]):
+            assert anchor.replace("-", " ") in headings, anchor
