@@ -93,6 +93,6 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
     style_axes(ax)
     ax.grid(alpha=0.3, which="both")
     ax.set(xlabel="max_concurrency (requests in flight)", ylabel="throughput (chunks/s, log scale)",
-           title=f"Fewer, bigger requests and more in flight: faster ingestion ({runs[0].n_texts} chunks)")
+           title=f"Ingestion throughput vs requests in flight, by texts per request ({runs[0].n_texts} chunks)")
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small", loc="lower right")
     return fig, ax
