@@ -142,9 +142,11 @@ def mode_table(cmp: ModeComparison) -> ModeTable:
          f"Chatbots and any UI ({st.tokens_per_s.median:.0f} tokens/s)"),
         ("batch", f"Yes: nothing for {_s(b.first_text.median)}, until the slowest is done "
          f"(the first was ready at {_s(cmp.first_ready.median)})",
-         f"Yes: {cmp.max_concurrency} at a time, all {n} done at {_s(b.all_done.median)}",
+         f"Yes: {min(cmp.max_concurrency, n)} at a time, all {n} done at {_s(b.all_done.median)}",
          f"Bulk processing ({b.tokens_per_s.median:.0f} tokens/s, "
-         f"{b.tokens_per_s.median / inv.tokens_per_s.median:.1f}× the invoke loop's median)"),
+         f"{b.tokens_per_s.median / inv.tokens_per_s.median:.1f}× the invoke loop's median"
+         + ("; the ranges overlap, so this run cannot tell them apart)"
+            if b.tokens_per_s.overlaps(inv.tokens_per_s) else ")")),
     )
     where = f" on {cmp.label}" if cmp.label else ""
     return ModeTable(("Mode", "User waits?", "Multiple inputs?", "Best for"), rows,

@@ -71,9 +71,15 @@ class SlotsSweep:
         return sum(r.n_errors for rs in self.runs.values() for r in rs)
 
     @property
+    def one_in_flight_tokens_per_s(self) -> float:
+        """Median tokens/s with one request in flight on the smallest server: the figure's first point."""
+        return self.median(min(p for p, _ in self.runs), min(c for _, c in self.runs))
+
+    @property
     def weights_gb_per_s(self) -> float:
-        """How fast one request alone read the model's weights: every token reads all of them once."""
-        return self.weights_mb / 1000 * self.single_tokens_per_s
+        """How fast the weights were read with one request in flight: every token reads all of them
+        once, so this is weights x tokens/s (a lower bound: prompt reading is counted as time too)."""
+        return self.weights_mb / 1000 * self.one_in_flight_tokens_per_s
 
     def plan(self) -> str:
         """How the sweep was sized, in words."""
@@ -229,7 +235,7 @@ def slots_figure(sweep: SlotsSweep):
         ideal = [_ideal(sweep, n_par, c) for c in cs]
         same = ideal == [med[0]] * len(cs)
         a.plot(cs, [med[0]] * len(cs), ":", color="black", label=f"no gain: tokens/s of {cs[0]} in flight"
-               + (f" (with {n_par} slot, also the ideal)" if same else ""))
+               + (" (1 slot: no batching is possible)" if same else ""))
         if not same:
             a.plot(cs, ideal, "--", color=plots.MODE_COLORS["predicted"],
                    label=f"ideal batching: x min(in flight, {n_par})")
