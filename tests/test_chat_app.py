@@ -16,6 +16,7 @@ import time
 import httpx
 import openai
 import pytest
+from support.waiting import wait_for
 
 from helpers.chat_app import parse_sse, start_chat_app
 from helpers.chat_app.app import MAX_QUESTION_CHARS
@@ -30,14 +31,6 @@ def app(sim):
     return start_chat_app(server=sim, deadline_s=DEADLINE_S, timeout_s=30)
 
 
-def wait_for(what, condition, timeout_s=20.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ask(app, question=QUESTION, fault=None, path="api/chat"):

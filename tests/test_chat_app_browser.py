@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import threading
-import time
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from support.browser import CHROMIUM, CHROMIUM_ARGS
+from support.waiting import wait_for
 
 from helpers.chat_app import start_chat_app
 
@@ -45,14 +45,6 @@ def browser():
         chromium.close()
 
 
-def wait_for(what, condition, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def open_page(browser, url):

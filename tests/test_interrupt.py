@@ -9,6 +9,7 @@ import time
 
 import pytest
 from jupyter_client import KernelManager
+from support.waiting import wait_for
 
 from helpers.backends.simulator import start_simulator
 
@@ -24,14 +25,6 @@ LONG = "results = sweep.sweep(llm, prompts, (1, 2, 4))"
 AFTER = "print('answer:', llm.invoke('Say hello in five words.').content)"
 
 
-def _wait(what: str, condition, timeout_s: float = 120.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _run(kc, code: str, timeout_s: float = 120.0) -> list[dict]:
@@ -62,7 +55,7 @@ def test_interrupting_a_sweep_leaves_the_simulator_and_the_kernel_usable():
         assert not [m for m in _run(kc, SETUP) if m["msg_type"] == "error"]
         srv.reset_stats()
         msg_id = kc.execute(LONG)
-        _wait("requests in flight", lambda: srv.stats()["in_flight"] > 0)
+        wait_for("requests in flight", lambda: srv.stats()["in_flight"] > 0, 120)
         km.interrupt_kernel()
         errors = []
         while True:                      # the interrupted cell's own messages, to its idle
@@ -74,7 +67,7 @@ def test_interrupting_a_sweep_leaves_the_simulator_and_the_kernel_usable():
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
         assert errors == ["KeyboardInterrupt"], errors
-        st = _wait("the server to settle", lambda: (s := srv.stats())["in_flight"] == 0 and s)
+        st = wait_for("the server to settle", lambda: (s := srv.stats())["in_flight"] == 0 and s, 120)
         assert st["busy_slots"] == 0 and st["queue_depth"] == 0, st
         assert st["completed"] < 3 * 24, "the sweep ran to its end: the interrupt did not stop it"
         out = "".join(m["content"].get("text", "") for m in _run(kc, AFTER) if m["msg_type"] == "stream")

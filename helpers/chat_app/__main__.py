@@ -6,12 +6,11 @@ prints its URL on one line, then serves until stopped (Ctrl+C).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import uvicorn
 
-from ..llm_server.__main__ import watch_parent
+from ..llm_server.__main__ import serve_until_stopped
 from .app import create_app
 
 
@@ -36,22 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level="warning",
                                            backlog=4096, timeout_keep_alive=30, access_log=False))
 
-    async def serve() -> None:
-        task = asyncio.ensure_future(server.serve())
-        while not server.started:
-            if task.done():  # could not bind, or the bot could not be built: uvicorn said why
-                return
-            await asyncio.sleep(0.01)
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        print(f"http://{host}:{port}/", flush=True)
-        if a.parent_pid:
-            asyncio.ensure_future(watch_parent(a.parent_pid, server))
-        await task
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    serve_until_stopped(server, "/", a.parent_pid)
     return 0
 
 

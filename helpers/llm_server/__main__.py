@@ -71,25 +71,34 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level=a.log_level,
                                            backlog=4096, timeout_keep_alive=30, access_log=False))
 
+    announce = (lambda host, port: classroom.announce(room, host, port)) if room else None
+    serve_until_stopped(server, "/v1", a.parent_pid, announce)
+    return 0
+
+
+def serve_until_stopped(server: uvicorn.Server, path: str, parent_pid: int | None = None,
+                        on_started=None) -> None:
+    """Run `server` until Ctrl+C (or until `parent_pid` is gone); once it listens, print its
+    URL (with `path`) on one line and call on_started(host, port). Also used by lesson 06's app."""
+
     async def serve() -> None:
         task = asyncio.ensure_future(server.serve())
         while not server.started:
-            if task.done():  # could not bind: uvicorn has already said why
+            if task.done():  # could not bind (or the app could not start): uvicorn has said why
                 return
             await asyncio.sleep(0.01)
         host, port = server.servers[0].sockets[0].getsockname()[:2]
-        print(f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1", flush=True)
-        if room:
-            classroom.announce(room, host, port)
-        if a.parent_pid:
-            asyncio.ensure_future(watch_parent(a.parent_pid, server))
+        print(f"http://{'[' + host + ']' if ':' in host else host}:{port}{path}", flush=True)
+        if on_started:
+            on_started(host, port)
+        if parent_pid:
+            asyncio.ensure_future(watch_parent(parent_pid, server))
         await task
 
     try:
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
-    return 0
 
 
 if __name__ == "__main__":
