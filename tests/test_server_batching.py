@@ -128,3 +128,9 @@ def test_a_slow_machine_gets_a_smaller_sweep_and_is_told(monkeypatch, tmp_path, 
         assert sw.timeout_s >= 5 * 4 * 1.0                            # derived from the measured speed
     else:
         assert started == [4, 1] and "left out" not in sw.plan()
+
+
+def test_a_one_slot_gain_above_the_ideal_is_explained_not_left_contradicting_it():
+    sw = made_sweep({(1, 1): [8.0, 9.0, 8.5], (1, 4): [11.0, 11.5, 10.5]})
+    line = sw.verdict().splitlines()[0]
+    assert "ideal batching: at most 1x" in line and "faster in every repeat, although one slot cannot batch" in line

@@ -111,6 +111,10 @@ class SlotsSweep:
             elif ideal > 1:
                 way = (self.gain(n_par, cs[-1]) - 1) / (ideal - 1)
                 lines[-1] += f": faster in every repeat, {way:.0%} of the way from no gain to ideal"
+            else:
+                lines[-1] += (": faster in every repeat, although one slot cannot batch: with requests"
+                              " waiting, the gaps between them (the client sending the next one, the"
+                              " server parsing it) overlap with decoding, so the slot is never idle")
         return "\n".join(lines)
 
 
