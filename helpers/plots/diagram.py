@@ -93,8 +93,9 @@ def _draw_lanes(ax):
     # stream: first chunk early, the rest as written
     _lane_label(ax, 15.5, "stream", "I see it live")
     ax.add_patch(Rectangle((13, 14), 9, 3, fc=WAIT, ec="#999999", lw=0.8))
+    step = (75 - 2.9 - 23) / 13      # the last chunk ends where invoke's answer arrives: the usual case
     for i in range(14):
-        ax.add_patch(Rectangle((23 + 4.3 * i, 14), 2.9, 3, fc=MODE_COLORS["stream"], ec=INK, lw=0.6))
+        ax.add_patch(Rectangle((23 + step * i, 14), 2.9, 3, fc=MODE_COLORS["stream"], ec=INK, lw=0.6))
     ax.text(86.5, 15.5, "chunks as they are\nwritten (SSE events)", va="center", fontsize=9)
     # batch: several independent requests in flight together
     _lane_label(ax, 4.5, "batch", "many at once")
