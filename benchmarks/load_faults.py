@@ -12,7 +12,7 @@
     then the server's own counters once they settle; a simulator SIGKILLed under a
     Jupyter kernel and picked up by the next cell; an unreachable backend.
 
-tests/test_reliability.py uses the same functions and asserts on the counts.
+tests/integration/test_reliability.py uses the same functions and asserts on the counts.
 """
 from __future__ import annotations
 

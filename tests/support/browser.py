@@ -1,4 +1,4 @@
-"""Helpers for tests/test_browser.py: a headless JupyterLab server and a driver that
+"""Helpers for tests/system/test_browser.py: a headless JupyterLab server and a driver that
 opens one lesson in Chromium (via Playwright), runs all its cells and reads back
 what the learner would see.
 

@@ -1,5 +1,5 @@
 """Load, dropped streams and restarts against the simulator: the shared code behind
-tests/test_reliability.py and benchmarks/load_faults.py (which prints the figures).
+tests/integration/test_reliability.py and benchmarks/load_faults.py (which prints the figures).
 
 Every function sends traffic only to the simulator on 127.0.0.1, bounded in count and time.
 """

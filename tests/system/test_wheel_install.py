@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 DATA_THE_LESSONS_READ = ["helpers/data/prices.json", "helpers/quiz/banks/00_start_here.yaml",

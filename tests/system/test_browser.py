@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS, LabServer, LessonPage
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "artifacts" / "browser"
 VIEWPORT = {"width": 1400, "height": 1000}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
 course = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(course)

@@ -360,7 +360,7 @@ def test_lesson01_retry_cell_prints_what_went_over_the_wire(sim_env, capsys):
     from pathlib import Path
 
     from helpers import chat_model, measure_invoke
-    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "01_invoke.ipynb").read_text())
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "01_invoke.ipynb").read_text())
     cells = {c["id"]: "".join(c["source"]) for c in nb["cells"]}
     ns = {"srv": sim_env, "chat_model": chat_model, "measure_invoke": measure_invoke, "guess_attempts": 1}
     exec(cells["c31"], ns)  # noqa: S102 -- the lesson's own cells

@@ -15,7 +15,7 @@ from langchain_openai import ChatOpenAI
 
 from helpers.timing import measure_batch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN, DASH = "class-tok-42", "dash-tok-99"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

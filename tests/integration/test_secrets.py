@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 from conftest import CORE, DUMMY, leaks  # the dummy key every test and notebook runs with
 
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".ipynb_checkpoints", ".hypothesis", ".pytest_cache"}
