@@ -15,6 +15,8 @@ from .backends import Backend, ask_for_openai_key, chat_model, embeddings_model,
 from .backends.simulator import SimServer, start_simulator, stop_simulators
 from .errors import BackendError, CourseError
 from .llm_server.latency import Job, get_profile, predict_batch, predict_single
+from .metrics import SLO, RequestRecord, goodput, metric_percentiles, min_samples
+from .metrics_live import run_streams, stream_record
 from .quiz import ____, load_quiz, progress_summary, show
 from .timing import (
     BatchResult,
@@ -59,6 +61,7 @@ __all__ = [
     "start_simulator", "stop_simulators", "SimServer",
     "measure_invoke", "measure_stream", "measure_batch", "ameasure_batch",
     "InvokeResult", "StreamResult", "BatchResult", "RequestTiming",
+    "RequestRecord", "SLO", "goodput", "metric_percentiles", "min_samples", "stream_record", "run_streams",
     "Job", "get_profile", "predict_batch", "predict_single",
     "load_quiz", "show", "progress_summary", "____",
 ]
