@@ -12,6 +12,10 @@ A hosted LLM answers a request in two phases:
 
 The server holds at most `slots` requests at a time; the rest wait in a FIFO
 queue of at most `queue_limit`, beyond which it answers HTTP 429.
+Low-priority work (a Batch API's requests, batches.py) waits in a queue of its
+own: it gets a slot only when no interactive request is waiting, and holds at
+most `low_priority_slots(profile)` slots, so interactive arrivals find one free.
+The profiles (the numbers) are in profiles.py.
 
 The same functions drive the simulated server (`chat.py`) and predict a run's
 timings (`predict_batch`), so a lesson can draw prediction beside measurement.
@@ -21,91 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Profile:
-    """The numbers of one simulated model/server (all times in seconds)."""
-
-    name: str
-    description: str
-    overhead_s: float            # network + scheduling before prefill starts
-    prefill_tokens_per_s: float  # prompt tokens read per second
-    tokens_per_s: float          # decode rate of one request running alone
-    batch_slowdown: float        # per extra active request: rate /= 1 + k*(n-1)
-    slots: int                   # requests the server runs at once
-    queue_limit: int             # waiting requests before 429
-    rpm_limit: int | None        # requests per minute per API key (None: no limit)
-    tpm_limit: int | None        # tokens per minute per API key (None: no limit)
-    jitter: float                # relative spread of per-request speed (0: none)
-    default_max_tokens: int      # cap on answer length when the request sets none
-    time_scale: float = 1.0      # all delays multiplied by this (tests use < 1)
-
-    def __post_init__(self) -> None:
-        """Refuse settings that would make a server hang or refuse everything."""
-        def whole(v) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        if not (whole(self.slots) and self.slots >= 1):
-            raise ValueError(f"slots must be a whole number >= 1 (e.g. 4), got {self.slots!r}")
-        if not (whole(self.queue_limit) and self.queue_limit >= 0):
-            raise ValueError(f"queue_limit must be a whole number >= 0 (e.g. 8), got {self.queue_limit!r}")
-        for name in ("rpm_limit", "tpm_limit"):
-            v = getattr(self, name)
-            if v is not None and not (whole(v) and v >= 1):
-                raise ValueError(f"{name} must be a whole number >= 1, or None/0 for no limit, got {v!r}")
-
-    def scaled(self, time_scale: float) -> Profile:
-        """The same profile with every delay multiplied by `time_scale`."""
-        if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or \
-                not (0 < time_scale < math.inf):
-            raise ValueError(f"time_scale must be a positive number (e.g. 1 or 0.1), got {time_scale!r}")
-        return replace(
-            self,
-            overhead_s=self.overhead_s * time_scale,
-            prefill_tokens_per_s=self.prefill_tokens_per_s / time_scale,
-            tokens_per_s=self.tokens_per_s / time_scale,
-            time_scale=self.time_scale * time_scale,
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-PROFILES: dict[str, Profile] = {
-    p.name: p
-    for p in [
-        Profile("hosted-small", "a fast hosted small model (GPT-4o-mini class)",
-                overhead_s=0.35, prefill_tokens_per_s=8000, tokens_per_s=90,
-                batch_slowdown=0.04, slots=16, queue_limit=256, rpm_limit=600,
-                tpm_limit=200_000, jitter=0.05, default_max_tokens=256),
-        Profile("hosted-large", "a large hosted model: slower first token, slower tokens",
-                overhead_s=0.8, prefill_tokens_per_s=3000, tokens_per_s=40,
-                batch_slowdown=0.03, slots=8, queue_limit=128, rpm_limit=300,
-                tpm_limit=100_000, jitter=0.05, default_max_tokens=256),
-        Profile("reasoning", "a reasoning model: it 'thinks' before the first visible token",
-                overhead_s=15.0, prefill_tokens_per_s=3000, tokens_per_s=120,
-                batch_slowdown=0.03, slots=8, queue_limit=128, rpm_limit=120,
-                tpm_limit=100_000, jitter=0.05, default_max_tokens=256),
-        Profile("local-cpu", "a small model on a laptop CPU: 2 slots, and they slow each other a lot",
-                overhead_s=0.02, prefill_tokens_per_s=400, tokens_per_s=25,
-                batch_slowdown=0.6, slots=2, queue_limit=64, rpm_limit=None,
-                tpm_limit=None, jitter=0.05, default_max_tokens=256),
-        Profile("instant", "no delays at all: for measuring overhead and capacity",
-                overhead_s=0.0, prefill_tokens_per_s=math.inf, tokens_per_s=math.inf,
-                batch_slowdown=0.0, slots=100_000, queue_limit=100_000, rpm_limit=None,
-                tpm_limit=None, jitter=0.0, default_max_tokens=256),
-    ]
-}
-DEFAULT_PROFILE = "hosted-small"
-
-
-def get_profile(name: str, time_scale: float = 1.0) -> Profile:
-    """The named profile, scaled in time. Unknown names raise a clear ValueError."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
-    return PROFILES[name].scaled(time_scale)
+from .profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile  # noqa: F401 (re-exported)
 
 
 def jitter_factor(profile: Profile, seed: int, key: str) -> float:
@@ -148,6 +70,11 @@ def total_throughput(profile: Profile, active: int) -> float:
     return n * decode_rate(profile, n)
 
 
+def low_priority_slots(profile: Profile) -> int:
+    """Slots low-priority work (a Batch API) may hold at once: half, at least one."""
+    return max(1, profile.slots // 2)
+
+
 @dataclass(frozen=True)
 class Job:
     """One request to predict: its token counts and reproducible speed factor."""
@@ -172,6 +99,8 @@ class SlotScheduler:
         self.t = 0.0
         self.jobs: dict[object, Job] = {}
         self.queue: list[object] = []
+        self.low_queue: list[object] = []           # low-priority requests waiting (Batch API)
+        self.low: set[object] = set()               # ids of low-priority requests (waiting or running)
         self.prefilling: dict[object, float] = {}   # id -> time its prefill ends
         self.decoding: dict[object, float] = {}     # id -> decode tokens left
         self.paused: dict[object, float] = {}       # id -> tokens left, slot kept (a test hold)
@@ -185,21 +114,34 @@ class SlotScheduler:
         """Requests holding a slot (prefilling, decoding or paused)."""
         return len(self.prefilling) + len(self.decoding) + len(self.paused)
 
-    def arrive(self, rid: object, t: float, job: Job) -> bool:
-        """A request reaches the server at time t. False if the queue is full (HTTP 429)."""
+    def arrive(self, rid: object, t: float, job: Job, low: bool = False) -> bool:
+        """A request reaches the server at time t. False if the queue is full (HTTP 429).
+        `low=True`: low priority (a Batch API's request), never refused, admitted after
+        every waiting interactive request and only into its share of the slots."""
         self.advance(t)
-        if self.active >= self.profile.slots and len(self.queue) >= self.profile.queue_limit:
+        if not low and self.active >= self.profile.slots and len(self.queue) >= self.profile.queue_limit:
             return False
         self.jobs[rid] = job
-        self.queue.append(rid)
+        if low:
+            self.low.add(rid)
+            self.low_queue.append(rid)
+        else:
+            self.queue.append(rid)
         self._admit()
         return True
+
+    @property
+    def low_active(self) -> int:
+        """Low-priority requests holding a slot."""
+        return sum(1 for r in self.low if r in self.prefilling or r in self.decoding or r in self.paused)
 
     def cancel(self, rid: object, t: float) -> None:
         """The client went away: free its slot (or queue place) at time t."""
         self.advance(t)
         if rid in self.queue:
             self.queue.remove(rid)
+        if rid in self.low_queue:
+            self.low_queue.remove(rid)
         self.prefilling.pop(rid, None)
         self.decoding.pop(rid, None)
         self.paused.pop(rid, None)
@@ -223,6 +165,7 @@ class SlotScheduler:
         """Drop the bookkeeping of a request that has ended."""
         for d in (self.jobs, self.admitted, self.first, self.finished, self.pause_left):
             d.pop(rid, None)
+        self.low.discard(rid)
 
     def _rate(self, rid: object) -> float:
         return decode_rate(self.profile, len(self.decoding), self.jobs[rid].speed)
@@ -266,10 +209,17 @@ class SlotScheduler:
 
     def _admit(self) -> None:
         while self.queue and self.active < self.profile.slots:
-            r = self.queue.pop(0)
-            self.admitted[r] = self.t
-            self.prefilling[r] = self.t + prefill_s(self.profile, self.jobs[r].prompt_tokens,
-                                                    self.jobs[r].speed)
+            self._start(self.queue.pop(0))
+        if self.queue or not self.low_queue:
+            return
+        low_now, cap = self.low_active, low_priority_slots(self.profile)
+        while self.low_queue and self.active < self.profile.slots and low_now < cap:
+            self._start(self.low_queue.pop(0))
+            low_now += 1
+
+    def _start(self, r: object) -> None:
+        self.admitted[r] = self.t
+        self.prefilling[r] = self.t + prefill_s(self.profile, self.jobs[r].prompt_tokens, self.jobs[r].speed)
 
     def tokens_done(self, rid: object) -> int:
         """How many of the request's tokens exist at the current time."""
