@@ -151,9 +151,10 @@ class Percentiles:
         weak = [f"p{q}" for q in (95, 99) if self.n < min_samples(q)]
         if not weak:
             return ""
-        return (f"{' and '.join(weak)} of {self.name} from {self.n} samples: "
-                f"{' and '.join(weak)} need at least {', '.join(str(min_samples(int(w[1:]))) for w in weak)}"
-                f" samples, so {'they are' if len(weak) > 1 else 'it is'} close to the single worst one")
+        needs = " and ".join(f"{w} needs at least {min_samples(int(w[1:]))}" for w in weak)
+        verb = "come" if len(weak) > 1 else "comes"
+        return (f"{' and '.join(weak)} of {self.name} {verb} from only {self.n} samples ({needs}): "
+                f"read {'them' if len(weak) > 1 else 'it'} as the worst one or two, not a percentile")
 
 
 def percentiles(values: Sequence[float], name: str = "value") -> Percentiles:
