@@ -4,6 +4,7 @@ Routes: POST /v1/chat/completions (JSON, or SSE with `stream: true`),
 GET /v1/models, POST /v1/embeddings, GET /health, and the simulator's own
 GET /v1/sim/stats, POST /v1/sim/stats/reset, GET /v1/sim/config and
 POST /v1/sim/release (body {"name": ...}: lets held requests go on).
+OpenAI's Files and Batches: /v1/files... (files.py) and /v1/batches... (batches.py).
 
 This module holds only the routes. The work is elsewhere: chat.py runs a chat
 completion (scheduling, JSON/SSE, timing headers), embed.py an embeddings
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import chat, embed, latency
+from . import batches, chat, embed, files, latency
 from .errors import error, http_error
 from .faults import fault_response, faults_for
 from .state import SimConfig, Simulator
@@ -103,8 +104,9 @@ async def config(request: Request) -> Response:
 
 
 def create_app(profile: str = latency.DEFAULT_PROFILE, time_scale: float = 1.0, seed: int = 0,
-               **overrides) -> Starlette:
-    """The ASGI app. `overrides` replace profile fields, e.g. slots=4, rpm_limit=None."""
+               file_limits: dict | None = None, **overrides) -> Starlette:
+    """The ASGI app. `overrides` replace profile fields, e.g. slots=4, rpm_limit=None;
+    `file_limits` the Files/Batches caps (files.Limits fields, e.g. max_file_bytes=1000)."""
     prof = latency.get_profile(profile, time_scale)
     if overrides:
         prof = replace(prof, **overrides)
@@ -117,6 +119,16 @@ def create_app(profile: str = latency.DEFAULT_PROFILE, time_scale: float = 1.0, 
         Route("/v1/sim/stats/reset", reset_stats, methods=["POST"]),
         Route("/v1/sim/config", config, methods=["GET"]),
         Route("/v1/sim/release", release, methods=["POST"]),
+        Route("/v1/files", files.create, methods=["POST"]),
+        Route("/v1/files", files.list_files, methods=["GET"]),
+        Route("/v1/files/{file_id}", files.retrieve, methods=["GET"]),
+        Route("/v1/files/{file_id}", files.delete, methods=["DELETE"]),
+        Route("/v1/files/{file_id}/content", files.content, methods=["GET"]),
+        Route("/v1/batches", batches.create, methods=["POST"]),
+        Route("/v1/batches", batches.list_batches, methods=["GET"]),
+        Route("/v1/batches/{batch_id}", batches.retrieve, methods=["GET"]),
+        Route("/v1/batches/{batch_id}/cancel", batches.cancel, methods=["POST"]),
     ], exception_handlers={HTTPException: http_error})
     app.state.sim = Simulator(SimConfig(prof, seed))
+    batches.install(app, file_limits)  # files and batches in memory: nothing on disk to clean up
     return app
