@@ -17,7 +17,7 @@ import time
 
 from starlette.responses import JSONResponse, Response
 
-from . import latency, text
+from . import latency, structured, text
 from .errors import rate_limited
 from .faults import Hold
 from .state import Engine, Simulator
@@ -29,18 +29,24 @@ def start(sim: Simulator, key: str, req: ChatRequest, fault: str | Hold | None, 
     response runs it. `fault` is any X-Sim-Fault other than 429/500 (answered before)."""
     eng = sim.engine(req.model)
     prof = eng.sched.profile
-    prompt_tokens = text.count_prompt_tokens(req.messages)
+    prompt_tokens = text.count_prompt_tokens(req.messages) + structured.prompt_tokens(req.output, text.count_tokens)
     max_tokens = req.max_tokens or prof.default_max_tokens
     limited = sim.limiter.check(key, eng.now(), prompt_tokens + max_tokens)
     if limited:
         which, wait = limited
         return rate_limited(sim, key, f"Rate limit reached for {which} per minute", wait)
-    full = text.answer(req.messages, req.seed if req.seed is not None else sim.cfg.seed,
-                       req.temperature)
+    seed = req.seed if req.seed is not None else sim.cfg.seed
+    full = text.answer(req.messages, seed, req.temperature)
     tokens, finish = text.apply_limits(full, max_tokens, req.stop)
+    reply = req.output and structured.reply(req.output, req.messages, text.last_user_text(req.messages),
+                                            seed if req.temperature > 0 else 0, full)
+    if reply:  # JSON content or a tool call (structured.py): its tokens are the answer's
+        tokens, finish = structured.limit(reply, max_tokens)
     speed = latency.jitter_factor(prof, sim.cfg.seed, text.last_user_text(req.messages))
     job = latency.Job(prompt_tokens, len(tokens), speed)
-    return ChatRun(sim, eng, key, req, job, tokens, finish, fault, deaf)
+    run = ChatRun(sim, eng, key, req, job, tokens, finish, fault, deaf)
+    run.reply = reply or None
+    return run
 
 
 class ChatRun(Response):
@@ -49,6 +55,7 @@ class ChatRun(Response):
     Watches for the client going away the whole time; when it does, the
     request leaves the queue or frees its slot at once.
     """
+    reply: structured.Reply | None = None  # a JSON or tool-call answer (set by `start`)
 
     def __init__(self, sim: Simulator, eng: Engine, key: str, req: ChatRequest, job: latency.Job,
                  tokens: list[str], finish: str, fault: str | Hold | None, deaf: bool = False):
@@ -173,7 +180,7 @@ class ChatRun(Response):
         body = {"id": self.rid, "object": "chat.completion", "created": int(time.time()),
                 "model": self.req.model, "system_fingerprint": "sim",
                 "choices": [{"index": 0, "finish_reason": self.finish, "logprobs": None,
-                             "message": {"role": "assistant", "content": "".join(self.tokens).strip()}}],
+                             "message": structured.message(self.reply, "".join(self.tokens).strip())}],
                 "usage": self.usage()}
         gen_ms = (self.eng.now() - (t_first or self.eng.now())) * 1000
         resp = JSONResponse(body, headers={**timing, "x-sim-generation-ms": f"{gen_ms:.1f}"})
@@ -192,11 +199,11 @@ class ChatRun(Response):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         # Like vLLM and OpenAI, the role-only chunk goes out with the first token, not at
         # admission: "the first chunk has no text" is a parsing fact, not a time gap.
-        parts = [self.chunk({"role": "assistant", "content": ""})]
+        parts = [self.chunk(structured.first_delta(self.reply))]
         first, n_sent = True, 0
         async for toks in self.tokens_as_due():
             for t in toks:
-                parts.append(self.chunk({"content": t.lstrip() if first else t}))
+                parts.append(self.chunk(structured.delta(self.reply, t.lstrip() if first else t)))
                 first = False
             await send({"type": "http.response.body", "body": b"".join(parts), "more_body": True})
             parts = []

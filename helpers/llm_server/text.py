@@ -10,9 +10,8 @@ words" (exactly N words; N as digits or one..twenty), "in N sentences", "one
 sentence" / "in one line", "briefly" / "short", "in detail". A max_tokens cut
 ends at the last whole sentence that fits, or at a whole word when none does.
 
-Tokens: a simple, documented rule -- a word, a number or one punctuation mark
-is one token (real tokenizers split words into ~0.75-word pieces; the shape of
-every timing is the same).
+Tokens (the counting rule, the max_tokens cut) are in tokens.py; the names
+are re-exported here. Structured answers (JSON, tool calls) are structured.py.
 """
 from __future__ import annotations
 
@@ -20,7 +19,10 @@ import hashlib
 import random
 import re
 
-_TOKEN_RE = re.compile(r"\s*(?:\w+|[^\w\s])")
+from .tokens import apply_limits, content_text, count_prompt_tokens, count_tokens, last_user_text, tokenize
+
+__all__ = ["answer", "embed", "length_request", "sentences", "TOPICS", "DETAIL_TOKENS",  # tokens.py's, re-exported:
+           "apply_limits", "content_text", "count_prompt_tokens", "count_tokens", "last_user_text", "tokenize"]
 
 TOPICS: list[tuple[tuple[str, ...], str]] = [
     (("stream",),
@@ -87,37 +89,6 @@ STOPWORDS = set("a an the of to in on for and or is are be do does how what why 
                 "in one sentence short words".split())
 STOPWORDS |= set("sentences line lines word tokens detail detailed depth briefly brief concise "
                  "concisely quick quickly describe say summarise summarize define".split())
-
-
-def tokenize(text: str) -> list[str]:
-    """Split text into simulator tokens; joining them gives back the text (minus edge spaces)."""
-    return _TOKEN_RE.findall(text)
-
-
-def count_tokens(text: str) -> int:
-    """Number of simulator tokens in `text`."""
-    return len(_TOKEN_RE.findall(text))
-
-
-def count_prompt_tokens(messages: list[dict]) -> int:
-    """Prompt tokens of a chat request: content tokens + 4 per message (like OpenAI's framing)."""
-    return sum(4 + count_tokens(_content_text(m.get("content"))) for m in messages) + 2
-
-
-def _content_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
-
-
-def last_user_text(messages: list[dict]) -> str:
-    """The text of the last user message (what the answer is about)."""
-    for m in reversed(messages):
-        if m.get("role") == "user":
-            return _content_text(m.get("content"))
-    return _content_text(messages[-1].get("content")) if messages else ""
 
 
 def _rng(prompt: str, seed: int) -> random.Random:
@@ -263,42 +234,6 @@ def answer(messages: list[dict], seed: int = 0, temperature: float = 0.0) -> str
     if kind == "detail":
         return _at_least_tokens(first, max(DETAIL_TOKENS, count_tokens(text) + 40), rng)
     return _at_least_tokens(first, n, rng)  # tokens: whole sentences, then the limit of apply_limits
-
-
-_SENTENCE_END = (".", "!", "?")
-_NO_END = set(",;:(-/\"'")
-_AFTER_WORD = set(".,;:!?)")
-
-
-def apply_limits(text: str, max_tokens: int, stop: list[str]) -> tuple[list[str], str]:
-    """Cut the answer at the first stop sequence and at max_tokens.
-
-    Returns (tokens, finish_reason) with finish_reason "stop" or "length". When
-    max_tokens cuts, the answer ends at the last full sentence that fits; when not
-    even one fits, at the last whole word (never on a comma or an opening mark).
-    Either way finish_reason is "length", and the tokens returned are exactly the
-    tokens sent (so usage.completion_tokens is their count).
-    """
-    cut = len(text)
-    for s in stop:
-        if s and s in text:
-            cut = min(cut, text.index(s))
-    toks = tokenize(text[:cut])
-    if len(toks) <= max_tokens:
-        return toks, "stop"
-    head = toks[:max_tokens]
-    ends = [i for i, t in enumerate(head) if t.strip() in _SENTENCE_END
-            and (i + 1 >= len(toks) or toks[i + 1].startswith(" "))]
-    if ends:
-        return head[:ends[-1] + 1], "length"
-    def clean(n: int) -> bool:  # ends after a whole word ("model", not the "model" of "model's")
-        nxt = toks[n]
-        return head[n - 1].strip() not in _NO_END and (nxt.startswith(" ") or nxt in _AFTER_WORD)
-
-    n = len(head)
-    while n > 1 and not clean(n):
-        n -= 1
-    return head[:n], "length"
 
 
 def embed(text: str, dimensions: int = 256) -> list[float]:

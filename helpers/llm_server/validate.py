@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from starlette.requests import ClientDisconnect, Request
 
+from . import structured
+
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
 
@@ -90,6 +92,7 @@ class ChatRequest:
     temperature: float
     seed: int | None
     stop: list
+    output: structured.OutputSpec | None = None  # tools / tool_choice / response_format
 
 
 def parse_chat(body: dict, models: dict) -> ChatRequest:
@@ -125,8 +128,12 @@ def parse_chat(body: dict, models: dict) -> ChatRequest:
     stop = [] if stop is None else [stop] if isinstance(stop, str) else stop
     if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
         raise BadRequest("'stop' must be a string or a list of up to 4 strings", "stop")
+    try:
+        output = structured.parse(body)
+    except structured.SchemaError as e:
+        raise BadRequest(e.message, e.param, code=e.code) from None
     return ChatRequest(model, msgs, bool(stream), bool(opts.get("include_usage")), mt,
-                       float(temp), _int(body, "seed", -2**63, 2**63 - 1), stop)
+                       float(temp), _int(body, "seed", -2**63, 2**63 - 1), stop, output)
 
 
 @dataclass(frozen=True)
