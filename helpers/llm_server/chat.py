@@ -34,7 +34,9 @@ def start(sim: Simulator, key: str, req: ChatRequest, fault: str | Hold | None, 
     limited = sim.limiter.check(key, eng.now(), prompt_tokens + max_tokens)
     if limited:
         which, wait = limited
-        return rate_limited(sim, key, f"Rate limit reached for {which} per minute", wait)
+        resp = rate_limited(sim, key, f"Rate limit reached for {which} per minute", wait)
+        resp.headers.update(sim.limiter.headers(key, eng.now()))  # x-ratelimit-* (limits.py)
+        return resp
     seed = req.seed if req.seed is not None else sim.cfg.seed
     full = text.answer(req.messages, seed, req.temperature)
     tokens, finish = text.apply_limits(full, max_tokens, req.stop)
@@ -139,7 +141,7 @@ class ChatRun(Response):
         timing = {"x-sim-queue-ms": f"{(eng.sched.admitted[rid] - t_arrive) * 1000:.1f}",
                   "x-sim-overhead-ms": f"{overhead_s * 1000:.1f}",
                   "x-sim-prefill-ms": f"{reading_s * 1000:.1f}",
-                  "x-request-id": rid}
+                  "x-request-id": rid, **self.sim.limiter.headers(self.key, eng.now())}
         if self.req.stream:
             await self.stream(send, timing)
         else:

@@ -20,7 +20,9 @@ async def run(sim: Simulator, key: str, req: EmbeddingsRequest) -> Response:
     limited = sim.limiter.check(key, sim.engine(req.model).now(), n_tokens)
     sim.count(key, "attempts")
     if limited:
-        return rate_limited(sim, key, f"Rate limit reached for {limited[0]} per minute", limited[1])
+        resp = rate_limited(sim, key, f"Rate limit reached for {limited[0]} per minute", limited[1])
+        resp.headers.update(sim.limiter.headers(key, sim.engine(req.model).now()))  # x-ratelimit-*
+        return resp
     sim.count(key, "in_flight")
     try:  # embeddings take no slot: the fixed overhead plus reading the texts
         await asyncio.sleep(latency.prefill_s(prof, n_tokens))
@@ -35,4 +37,5 @@ async def run(sim: Simulator, key: str, req: EmbeddingsRequest) -> Response:
         data.append({"object": "embedding", "index": i, "embedding": emb})
     sim.count(key, "prompt_tokens", n_tokens)
     return JSONResponse({"object": "list", "data": data, "model": req.model,
-                         "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}})
+                         "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}},
+                        headers=sim.limiter.headers(key, sim.engine(req.model).now()))  # x-ratelimit-*
