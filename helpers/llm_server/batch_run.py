@@ -42,9 +42,10 @@ def _body(rid: str, req, job: latency.Job, answer: dict) -> dict:
     """The response body, in the same shape as the interactive endpoint's."""
     if isinstance(req, ChatRequest):
         p, c = job.prompt_tokens, job.completion_tokens
-        return {"id": "chatcmpl-" + rid, "object": "chat.completion", "created": int(time.time()), "model": req.model,
-                "system_fingerprint": "sim", "choices": [{"index": 0, "finish_reason": answer["finish"],
-                "logprobs": None, "message": {"role": "assistant", "content": answer["content"]}}],
+        return {"id": "chatcmpl-" + rid, "object": "chat.completion", "created": int(time.time()),
+                "model": req.model, "system_fingerprint": "sim",
+                "choices": [{"index": 0, "finish_reason": answer["finish"], "logprobs": None,
+                             "message": {"role": "assistant", "content": answer["content"]}}],
                 "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
     data = []
     for i, t in enumerate(req.inputs):

@@ -7,9 +7,9 @@ A batch goes `validating → in_progress → finalizing → completed`, or ends 
 model as interactive traffic, at low priority.
 
 The window: `completion_window` must be "24h", as at OpenAI; one simulated hour
-lasts `HOUR_S * time_scale` seconds, so the 24 h window of a lesson's batch is a few
-minutes at real speed (`expires_at` says when). Knobs for lessons and tests, in the
-header `X-Sim-Fault` of batches.create (comma-separated):
+lasts `files.Limits.hour_s * time_scale` seconds (10 s by default), so the 24 h
+window of a lesson's batch is 4 minutes at real speed (`expires_at` says when).
+Knobs for lessons and tests, in the header `X-Sim-Fault` of batches.create (comma-separated):
   `wait:H`        the provider starts the batch only after H simulated hours (H >= 24: it expires);
   `expire:N`      the window runs out right after N requests have finished;
   `hold:NAME:N`   pause after N requests until POST /v1/sim/release names NAME (`hold:NAME`: N=0).
@@ -30,7 +30,6 @@ from .errors import error
 from .files import FileStore, page
 from .validate import BadRequest, read_json_body
 
-HOUR_S = 10.0  # seconds of one simulated hour of a batch window, at time scale 1
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 
@@ -158,7 +157,8 @@ async def create(request: Request) -> Response:
         return error(400, f"The input file holds {n} requests: at most {files.limits.max_batch_lines} per batch "
                      "here (OpenAI: 50,000). Split it into several batches.", param="input_file_id",
                      code="too_many_requests")
-    batch = Batch(store.new_id(), fid, endpoint, metadata, 24 * HOUR_S * sim.cfg.profile.time_scale, knobs)
+    window_s = 24 * files.limits.hour_s * sim.cfg.profile.time_scale
+    batch = Batch(store.new_id(), fid, endpoint, metadata, window_s, knobs)
     store.batches[batch.id] = batch
     task = asyncio.ensure_future(batch_run.run(sim, files, batch, f.data))
     store.tasks.add(task)
@@ -182,7 +182,7 @@ async def cancel(request: Request) -> Response:
     if isinstance(batch, Response):
         return batch
     if batch.status in TERMINAL or batch.status in ("finalizing", "cancelling"):
-        return error(409, f"Cannot cancel a batch whose status is {batch.status!r}.", param="batch_id")
+        return error(400, f"Cannot cancel a batch whose status is {batch.status!r}.", param="batch_id")
     batch.mark("cancelling")
     batch.wake.set()
     if batch.model:

@@ -26,11 +26,13 @@ PURPOSES = ("batch",)  # what this simulator stores; OpenAI has more (fine-tune,
 
 @dataclass(frozen=True)
 class Limits:
-    """The simulator's caps for files and batches (OpenAI's: 200 MB a batch file, 50,000 requests)."""
+    """The simulator's caps for files and batches (OpenAI's: 200 MB a batch file, 50,000 requests),
+    and the length of a batch window's simulated hour."""
 
     max_file_bytes: int = 10_000_000     # one uploaded file
     max_total_bytes: int = 50_000_000    # every stored file together, outputs included
     max_batch_lines: int = 10_000        # requests in one batch
+    hour_s: float = 10.0                 # one simulated hour of a batch's 24 h window, at time scale 1
 
 
 @dataclass
