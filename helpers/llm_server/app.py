@@ -1,7 +1,8 @@
 """The simulated OpenAI-compatible server: HTTP on top of the latency model.
 
 Routes: POST /v1/chat/completions (JSON, or SSE with `stream: true`),
-GET /v1/models, POST /v1/embeddings, GET /health, and the simulator's own
+GET /v1/models, POST /v1/embeddings, GET /health, GET /metrics (Prometheus text,
+vLLM's names: metrics.py), and the simulator's own
 GET /v1/sim/stats, POST /v1/sim/stats/reset, GET /v1/sim/config and
 POST /v1/sim/release (body {"name": ...}: lets held requests go on).
 OpenAI's Files and Batches: /v1/files... (files.py) and /v1/batches... (batches.py).
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from . import batches, chat, embed, files, latency
 from .errors import error, http_error
 from .faults import fault_response, faults_for
+from .metrics import metrics_route
 from .state import SimConfig, Simulator
 from .validate import BadRequest, parse_chat, parse_embeddings, read_json_body
 
@@ -115,6 +117,7 @@ def create_app(profile: str = latency.DEFAULT_PROFILE, time_scale: float = 1.0, 
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
         Route("/v1/sim/stats", stats, methods=["GET"]),
         Route("/v1/sim/stats/reset", reset_stats, methods=["POST"]),
         Route("/v1/sim/config", config, methods=["GET"]),

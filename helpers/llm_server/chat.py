@@ -68,6 +68,7 @@ class ChatRun(Response):
         self.counted = False  # still counted as in flight?
         self.written = 0      # completion tokens generated and sent so far
         self.written_at_disconnect: int | None = None  # set when the client goes away
+        self.times = sim.metrics.start(eng.now())  # arrival: its times go to /metrics (metrics.py)
 
     def leave(self) -> None:
         """Stop counting this request as in flight (before its last bytes go out,
@@ -114,6 +115,7 @@ class ChatRun(Response):
         if self.gone:
             return  # already counted as cancelled (see __call__)
         self.sim.count(self.key, "completed")  # with leave(): idle /health means final counters
+        self.times.finished(self.eng.now(), self.job.completion_tokens, self.finish)
         self.leave()
 
     async def run(self, send) -> None:
@@ -136,6 +138,7 @@ class ChatRun(Response):
             await eng.wait_until(eng.sched.next_event_s())
             eng.sched.advance(eng.now())
         prof = eng.sched.profile
+        self.times.queue_s = eng.sched.admitted[rid] - t_arrive
         overhead_s = latency.overhead_s(prof, self.job.speed)
         reading_s = latency.reading_s(prof, self.job.prompt_tokens, self.job.speed)
         timing = {"x-sim-queue-ms": f"{(eng.sched.admitted[rid] - t_arrive) * 1000:.1f}",
@@ -154,6 +157,7 @@ class ChatRun(Response):
             eng.sched.advance(eng.now())
             done = eng.sched.tokens_done(rid)
             if done > sent:
+                self.times.tokens(eng.now())
                 self.sim.count(self.key, "completion_tokens", done - sent)
                 self.written += done - sent
                 if self.gone:  # a deaf server writing for nobody: still billed

@@ -189,7 +189,7 @@ class ClassroomGate:
         path, method = scope["path"], scope["method"]
         if path in ("/dashboard", "/dashboard/"):
             return await self.page.response()(scope, receive, send)
-        if not (path == "/v1" or path.startswith("/v1/")):
+        if not (path == "/v1" or path.startswith("/v1/") or path == "/metrics"):
             return await self.app(scope, receive, send)   # /health and 404s
         auth = dict(scope["headers"]).get(b"authorization", b"")
         who = self.room.identify(auth)

@@ -23,12 +23,14 @@ async def run(sim: Simulator, key: str, req: EmbeddingsRequest) -> Response:
         resp = rate_limited(sim, key, f"Rate limit reached for {limited[0]} per minute", limited[1])
         resp.headers.update(sim.limiter.headers(key, sim.engine(req.model).now()))  # x-ratelimit-*
         return resp
+    times = sim.metrics.start(sim.engine(req.model).now())  # for /metrics (metrics.py)
     sim.count(key, "in_flight")
     try:  # embeddings take no slot: the fixed overhead plus reading the texts
         await asyncio.sleep(latency.prefill_s(prof, n_tokens))
     finally:
         sim.count(key, "in_flight", -1)
     sim.count(key, "completed")
+    times.finished(sim.engine(req.model).now(), 0, "stop")
     data = []
     for i, t in enumerate(req.inputs):
         vec = text.embed(t, req.dimensions)

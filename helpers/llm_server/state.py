@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from . import latency
 from .limits import RateLimiter
+from .metrics import ServerMetrics
 
 # Every attempt the server accepted for work ends as exactly one of
 # rejected_429, failed_5xx, broken, completed or cancelled, or is still in flight:
@@ -102,6 +103,8 @@ class Simulator:
         p = cfg.profile
         self.limiter = RateLimiter(p.rpm_limit, p.tpm_limit, 60.0 * p.time_scale)
         self.stats = new_counters()
+        self.before_reset: dict[str, int] = {}  # server-wide counts reset() zeroed (for /metrics)
+        self.metrics = ServerMetrics(self)       # GET /metrics reads the counts above (metrics.py)
         self.ids = itertools.count(1)
         self.holds: dict[str, asyncio.Event] = {}   # hold:NAME -> its release signal
         self.held: dict[str, int] = {}              # hold:NAME -> requests waiting now
@@ -150,6 +153,8 @@ class Simulator:
             if key in rows:
                 rows[key] = new_row(rows[key].get("in_flight", 0))
             return
+        for f in ROW_FIELDS:  # /metrics keeps counting from where this reset leaves it
+            self.before_reset[f] = self.before_reset.get(f, 0) + self.stats[f]
         fresh = new_counters()
         fresh["in_flight"] = fresh["peak_in_flight"] = self.stats["in_flight"]
         fresh["by_key"] = {k: new_row(v.get("in_flight", 0)) for k, v in rows.items()
