@@ -7,7 +7,7 @@ tool call, the call's id and name. The text streams token by token like any answ
 
 Schemas: the subset of JSON Schema that OpenAI's strict mode allows -- object (properties,
 required, additionalProperties false), string, number, integer, boolean, null, enum, const,
-array (items, minItems, maxItems), minimum/maximum, nullable as a type list, anyOf, $defs
+array (items, minItems, maxItems), (exclusive) minimum/maximum, nullable as a type list, anyOf, $defs
 and $ref -- plus title/description/default/examples, which change nothing. Any other
 keyword is a 400. With strict true, every object must list every property in `required`
 and set additionalProperties false (as OpenAI checks).
@@ -32,7 +32,8 @@ from .tokens import content_text, tokenize
 
 ANNOTATIONS = {"title", "description", "default", "examples", "$comment"}
 KEYWORDS = {"type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf",
-            "$defs", "definitions", "$ref", "minimum", "maximum", "minItems", "maxItems"} | ANNOTATIONS
+            "$defs", "definitions", "$ref", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+            "minItems", "maxItems"} | ANNOTATIONS
 TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _QUOTED_RE = re.compile(r"""['"]([A-Za-z_][A-Za-z0-9_]{0,40})['"]""")
@@ -168,7 +169,7 @@ def check(schema: object, strict: bool, where: str, param: str) -> None:
             bad(ctx, "schema must be a JSON object")
         for k in s:
             if k not in KEYWORDS:
-                bad(ctx, f"'{k}' is not permitted (this simulator supports {', '.join(sorted(KEYWORDS))})")
+                bad(ctx, f"'{k}' is not permitted (the simulator supports the strict-mode subset)")
         if "$ref" in s:
             ref = s["$ref"]
             ok = isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/"))
@@ -179,6 +180,10 @@ def check(schema: object, strict: bool, where: str, param: str) -> None:
         types = [types] if isinstance(types, str) else types
         if types is not None and (not isinstance(types, list) or not types or not set(types) <= TYPES):
             bad(ctx, f"'type' must be one of {sorted(TYPES)} or a list of them")
+        for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"):
+            if k in s and (isinstance(s[k], bool) or not isinstance(s[k], int if "Items" in k else (int, float))
+                           or "Items" in k and s[k] < 0):
+                bad(ctx, f"'{k}' must be a {'whole ' if 'Items' in k else ''}number")
         if "enum" in s and (not isinstance(s["enum"], list) or not s["enum"]):
             bad(ctx, "'enum' must be a non-empty array")
         if types is None and not ({"enum", "const", "anyOf"} & set(s)) and s is not root:
@@ -226,6 +231,8 @@ def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth:
         subs = schema["anyOf"]
         if depth >= MAX_DEPTH:  # deep in a recursive schema: end with a branch that has no $ref
             subs = [s for s in subs if "$ref" not in s] or subs
+        else:  # an optional field (anyOf [X, null]) gets a value
+            subs = [s for s in subs if s.get("type") != "null"] or subs
         return value(rng.choice(subs), rng, words, defs, depth + 1)
     types = schema.get("type", "object")
     types = [types] if isinstance(types, str) else types
@@ -242,25 +249,25 @@ def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth:
         n = lo if depth >= MAX_DEPTH else rng.randint(lo, max(lo, hi))
         return [value(schema.get("items", {"type": "string"}), rng, words, defs, depth + 1) for _ in range(n)]
     if kind in ("number", "integer"):
-        lo, hi = schema.get("minimum"), schema.get("maximum")
+        step = 1 if kind == "integer" else 0.01
+        lo = max([schema[k] + d for k, d in (("minimum", 0), ("exclusiveMinimum", step)) if k in schema], default=None)
+        hi = min([schema[k] - d for k, d in (("maximum", 0), ("exclusiveMaximum", step)) if k in schema], default=None)
         lo = lo if lo is not None else 1 if hi is None else hi - 99
         hi = hi if hi is not None else lo + 99
         if kind == "integer":
-            a = math.ceil(lo)
-            return rng.randint(a, max(a, math.floor(hi)))
+            return rng.randint(math.ceil(lo), max(math.ceil(lo), math.floor(hi)))
         return min(hi, max(lo, round(rng.uniform(lo, hi), 2)))
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "string":
-        start = rng.randrange(max(1, len(words) - 6))
-        return " ".join(words[start:start + rng.randint(3, 7)]).strip(" ,;:") or "simulated"
+        return " ".join(rng.choice(words).split()[:rng.randint(4, 9)]).rstrip(" ,;:.") or "simulated"
     return None
 
 
 def reply(spec: OutputSpec, messages: list[dict], prompt: str, seed: int, answer_text: str) -> Reply | None:
     """The structured answer to a request, or None when the answer is plain text."""
     rng = random.Random(int.from_bytes(hashlib.sha256(f"{seed}|{prompt}".encode()).digest()[:8], "big"))
-    words = answer_text.split()
+    words = re.split(r"(?<=[.!?])\s+", answer_text.strip()) or ["simulated"]  # strings: a sentence's first words
     tool = _pick_tool(spec, messages, prompt)
     if tool is not None:
         args = value(tool.parameters, rng, words, tool.parameters.get("$defs", tool.parameters.get("definitions", {})))
