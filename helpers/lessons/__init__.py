@@ -4,7 +4,9 @@ built on the core (`helpers.timing`, `helpers.plots`, `helpers.ui`, `helpers.qui
 | module | lesson | what |
 |---|---|---|
 | `envcheck` | 00 | the environment check |
-| `stream_widgets` | 02 | the invoke vs stream race and the Stop button |
+| `stream_widgets` | 02 | the invoke vs stream race and the Stop button (re-exports the two below) |
+| `stream_race` | 02 | the race: `race`, `RaceResult`, the `StreamRace` widget |
+| `stream_stop` | 02 | stopping a stream: `stop_stream`, `server_change`, the `StoppableStream` widget |
 | `batch_lab` | 03 | the prompts, `run_batch`, the batch lab (re-exports `sweep`, `first_result`) |
 | `sweep` | 03 | the concurrency sweep: measured, predicted, in words |
 | `first_result` | 03 | batch vs batch_as_completed |
