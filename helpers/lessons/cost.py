@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -34,6 +35,7 @@ from .pricing import (
     monthly_cost,
     usage_cost,
 )
+from .run_progress import progress_bar
 
 __all__ = ["PRICES_PATH", "Price", "PriceTable", "load_prices", "is_cache_hit", "usage_cost", "message_cost",
            "UsageLog", "UsageRun", "run_with_usage", "MonthlyCost", "monthly_cost", "plot_monthly", "CostWidget",
@@ -92,35 +94,17 @@ class UsageRun:
 def run_with_usage(runnable, inputs: list, max_concurrency: int, progress: str | None = None) -> UsageRun:
     """`runnable.batch(inputs)` with a UsageLog attached: outputs, token usage and seconds (lesson 05).
 
-    progress="max_concurrency=8": a tqdm bar with that name, one step per model answer, while it runs."""
+    progress="max_concurrency=8": a tqdm bar with that name, one step per finished input, while it runs."""
     inputs = list(inputs)
     log = UsageLog()
-    callbacks: list = [log]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(inputs), desc=progress, unit="answer")
-        callbacks.append(_Ticker(bar))
-    t0 = time.perf_counter()
-    try:
-        outputs = runnable.batch(inputs, config={"max_concurrency": max_concurrency, "callbacks": callbacks})
-    finally:
-        if bar is not None:
-            bar.close()
-    return UsageRun(outputs, tuple(log.calls), time.perf_counter() - t0)
-
-
-class _Ticker(BaseCallbackHandler):
-    """Moves a progress bar one step each time a model call ends (lesson 05)."""
-
-    def __init__(self, bar):
-        super().__init__()
-        self._lock, self._bar = threading.Lock(), bar
-
-    def on_llm_end(self, response, **kwargs) -> None:
-        with self._lock:
-            self._bar.update(1)
+    config = {"max_concurrency": max_concurrency, "callbacks": [log]}
+    with ExitStack() as stack:
+        if progress:
+            config["callbacks"].append(stack.enter_context(progress_bar(len(inputs), progress)))
+        t0 = time.perf_counter()
+        outputs = runnable.batch(inputs, config=config)
+        total_s = time.perf_counter() - t0
+    return UsageRun(outputs, tuple(log.calls), total_s)
 
 
 # ---- a provider's Batch API: a SIMULATION of its shape ---------------------------------------------

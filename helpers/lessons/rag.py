@@ -7,6 +7,9 @@
     result = rag.stream_answer(chain, "How long is the return window?")        # -> AnswerResult
     rows = rag.score(rag.EVAL_QUESTIONS, chain.batch([...]))                    # -> [EvalRow]
 
+`embed_in_groups`, `build_chain` and the loop inside `stream_answer` are written in lesson 05's
+cells first (d2l style) and kept here for the widgets, the cost cells and the tests.
+
 The documents in `helpers/data/support_docs/` are made up (the "Lumen" smart
 lamps do not exist), written so that every fact can be checked. All times
 are `time.perf_counter()` seconds from one start, measured in this process.
@@ -31,12 +34,13 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnableP
 
 from ..ui import ThreadedWidget
 from .rag_eval import EVAL_QUESTIONS, EvalQuestion, EvalRow, eval_table, hit_rate, keyword_rate, retrieval_rows, score
-from .rag_ingest import IngestionRun, guess_line, ingestion_sweep, measure_ingestion, plot_ingestion
+from .rag_ingest import IngestionRun, embed_in_groups, guess_line, ingestion_sweep, measure_ingestion, plot_ingestion
+from .run_progress import progress_bar
 
-__all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "measure_ingestion",
+__all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "embed_in_groups", "measure_ingestion",
            "guess_line", "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
            "AnswerResult", "stream_answer", "AnswerWidget", "EvalQuestion", "EVAL_QUESTIONS", "EvalRow",
-           "score", "hit_rate", "keyword_rate", "eval_table", "prompt_tokens", "retrieval_rows"]
+           "score", "hit_rate", "keyword_rate", "eval_table", "prompt_tokens", "retrieval_rows", "progress_bar"]
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "data" / "support_docs"
 SIM_DIMENSIONS = 1024   # the simulator's vectors: 256 numbers unless asked; more buckets, fewer collisions
@@ -103,7 +107,8 @@ def rag_prompt() -> ChatPromptTemplate:
 
 
 def build_chain(retriever, llm):
-    """retriever | prompt | model | parser, keeping the documents beside the answer (lesson 05).
+    """retriever | prompt | model | parser, keeping the documents beside the answer (lesson 05,
+    which writes this function in a cell first; a test keeps the two copies the same).
 
     Input: the question (a string). Output: {"question", "docs", "answer"}. With `.stream()` the
     documents arrive as one piece as soon as retrieval is done, then the answer piece by piece.
@@ -133,7 +138,8 @@ class AnswerResult:
 
 def stream_answer(chain, question: str, on_sources: Callable[[list[Document], float], None] | None = None,
                   on_text: Callable[[str, float], None] | None = None) -> AnswerResult:
-    """Stream `chain` (from `build_chain`) for one question and time it (lesson 05).
+    """Stream `chain` (from `build_chain`) for one question and time it (lesson 05): the loop the
+    lesson writes in a cell, as a function with hooks for the widget.
 
     on_sources(docs, t_s) is called once, when retrieval is done; on_text(piece, t_s) for every answer piece.
     """

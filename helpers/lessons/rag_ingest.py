@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from langchain_core.runnables import RunnableLambda
+
+from .run_progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -27,23 +30,39 @@ class IngestionRun:
 
     def __str__(self) -> str:
         return (f"chunk_size={self.chunk_size:<3} max_concurrency={self.max_concurrency:<3} "
-                f"{self.n_requests:>3} requests in {self.total_s:6.2f} s: {self.chunks_per_s:7.1f} chunks/s")
+                f"{self.n_requests:>3} requests in {self.total_s:6.2f} s: {self.chunks_per_s:7.1f} document chunks/s")
 
 
-def measure_ingestion(emb, texts: list[str], chunk_size: int, max_concurrency: int) -> IngestionRun:
-    """Embed `texts` in requests of `chunk_size` texts, `max_concurrency` requests in flight (lesson 05).
+def embed_in_groups(emb, texts: list[str], chunk_size: int, max_concurrency: int, callbacks=None) -> list:
+    """Embed `texts`, `chunk_size` texts per request, `max_concurrency` requests in flight (lesson 05,
+    which writes this function in a cell first; a test keeps the two copies the same).
+    Returns one vector per text, in order. `callbacks` (e.g. a progress bar) see one run per request."""
+    groups = [texts[i:i + chunk_size] for i in range(0, len(texts), chunk_size)]
+    embed_group = RunnableLambda(lambda group: emb.embed_documents(group, chunk_size=chunk_size))
+    per_group = embed_group.batch(groups, config={"max_concurrency": max_concurrency, "callbacks": callbacks})
+    return [vector for vectors in per_group for vector in vectors]
+
+
+def measure_ingestion(emb, texts: list[str], chunk_size: int, max_concurrency: int,
+                      progress: bool = False) -> IngestionRun:
+    """Time `embed_in_groups(emb, texts, chunk_size, max_concurrency)` (lesson 05).
 
     With max_concurrency=1 this is exactly `emb.embed_documents(texts, chunk_size=chunk_size)`;
     above 1, the requests go out side by side through `Runnable.batch` (threads).
+    progress=True shows a bar named by the setting, one step per request, while it runs.
     """
-    groups = [texts[i:i + chunk_size] for i in range(0, len(texts), chunk_size)]
-    embed_group = RunnableLambda(lambda group: emb.embed_documents(group, chunk_size=chunk_size))
-    t0 = time.perf_counter()
-    vectors = embed_group.batch(groups, config={"max_concurrency": max_concurrency})
-    total_s = time.perf_counter() - t0
-    if sum(map(len, vectors)) != len(texts):
+    n_requests = -(-len(texts) // chunk_size)
+    with ExitStack() as stack:
+        callbacks = None
+        if progress:
+            desc = f"{chunk_size} texts/request, max_concurrency={max_concurrency}"
+            callbacks = [stack.enter_context(progress_bar(n_requests, desc, unit="request"))]
+        t0 = time.perf_counter()
+        vectors = embed_in_groups(emb, texts, chunk_size, max_concurrency, callbacks)
+        total_s = time.perf_counter() - t0
+    if len(vectors) != len(texts):
         raise RuntimeError("the embeddings server returned fewer vectors than texts")
-    return IngestionRun(chunk_size, max_concurrency, len(texts), len(groups), total_s)
+    return IngestionRun(chunk_size, max_concurrency, len(texts), n_requests, total_s)
 
 
 def guess_line(guess, measured: float, what: str, unit: str = "x") -> str:
@@ -58,12 +77,14 @@ def guess_line(guess, measured: float, what: str, unit: str = "x") -> str:
 
 
 def ingestion_sweep(emb, texts: list[str], chunk_sizes=(1, 8, 64), concurrencies=(1, 4, 16),
-                    on_run: Callable[[IngestionRun], None] | None = None) -> list[IngestionRun]:
-    """`measure_ingestion` for every chunk_size x max_concurrency; on_run(run) after each one (lesson 05)."""
+                    on_run: Callable[[IngestionRun], None] | None = None,
+                    progress: bool = False) -> list[IngestionRun]:
+    """`measure_ingestion` for every chunk_size x max_concurrency; on_run(run) after each one (lesson 05).
+    progress=True shows each run's bar while it runs."""
     runs = []
     for size in chunk_sizes:
         for conc in concurrencies:
-            runs.append(measure_ingestion(emb, texts, size, conc))
+            runs.append(measure_ingestion(emb, texts, size, conc, progress))
             if on_run:
                 on_run(runs[-1])
     return runs
@@ -92,7 +113,8 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
     ax.set_xticks(concs, [str(c) for c in concs])
     style_axes(ax)
     ax.grid(alpha=0.3, which="both")
-    ax.set(xlabel="max_concurrency (requests in flight)", ylabel="throughput (chunks/s, log scale)",
-           title=f"Ingestion throughput vs requests in flight, by texts per request ({runs[0].n_texts} chunks)")
+    ax.set(xlabel="max_concurrency (requests in flight)", ylabel="throughput (document chunks/s, log scale)",
+           title=f"Ingestion throughput vs requests in flight, by texts per request "
+                 f"({runs[0].n_texts} document chunks)")
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small", loc="lower right")
     return fig, ax

@@ -326,3 +326,34 @@ def test_run_with_usage_shows_a_named_bar_that_counts_every_answer(llm, capsys):
                               max_concurrency=2, progress="max_concurrency=2")
     err = capsys.readouterr().err
     assert len(run.outputs) == 2 and "max_concurrency=2" in err and "2/2" in err
+
+
+# ---- the lesson's own code, reused: batched ingestion and live progress -----------------------------
+
+def test_embed_in_groups_gives_the_vectors_of_embed_documents_in_order(emb, chunks):
+    texts = [c.page_content for c in chunks[:7]]
+    grouped = rag.embed_in_groups(emb, texts, chunk_size=3, max_concurrency=3)
+    assert grouped == emb.embed_documents(texts)
+
+
+def test_measure_ingestion_bar_counts_requests_and_names_the_setting(emb, chunks, capsys):
+    run = rag.measure_ingestion(emb, [c.page_content for c in chunks[:9]], chunk_size=4, max_concurrency=2,
+                                progress=True)
+    err = capsys.readouterr().err
+    assert run.n_requests == 3 and "4 texts/request, max_concurrency=2" in err and "3/3" in err
+
+
+def test_progress_bar_counts_one_step_per_question_not_per_inner_step(chain, capsys):
+    questions = ["What is the return window?", "Where is my data stored?", "What does LumenCare+ cost?"]
+    with rag.progress_bar(len(questions), "evaluation batch") as bar:
+        outputs = chain.batch(questions, config={"max_concurrency": 3, "callbacks": [bar]})
+        assert bar.bar.n == len(outputs) == 3      # the retriever, prompt and parser runs are not counted
+    assert "evaluation batch" in capsys.readouterr().err
+
+
+def test_progress_bar_is_closed_when_the_batch_fails(store, sim_env):
+    broken = chat_model(max_tokens=20, timeout=20, max_retries=0, default_headers={"X-Sim-Fault": "500"})
+    with pytest.raises(Exception, match="500"):
+        with rag.progress_bar(2, "evaluation batch") as bar:
+            rag.build_chain(store.as_retriever(), broken).batch(["a?", "b?"], config={"callbacks": [bar]})
+    assert bar.bar.disable and bar.bar.n < 2      # tqdm marks a closed bar disabled
