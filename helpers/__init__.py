@@ -38,6 +38,7 @@ LESSON_MODULES = {
     "batch_lab": "helpers.lessons.batch_lab",          # 03
     "server_batching": "helpers.lessons.server_batching",  # 03
     "compare": "helpers.lessons.compare",              # 04
+    "serving": "helpers.lessons.serving",              # 04
     "rag": "helpers.lessons.rag",                      # 05
     "cost": "helpers.lessons.cost",                    # 05
     "chat_app": "helpers.chat_app",                    # 06

@@ -106,6 +106,16 @@ def window_s(records: Sequence[RequestRecord]) -> float:
     return max(r.end_s for r in records) - min(r.sent_s for r in records) if records else 0.0
 
 
+def peak_in_flight(records: Sequence[RequestRecord]) -> int:
+    """The most requests open at one moment (sent and not yet ended), read off the records."""
+    events = sorted([(r.sent_s, 1) for r in records] + [(r.end_s, -1) for r in records])
+    peak = now = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
 def aggregate_tokens_per_s(records: Sequence[RequestRecord], window: float | None = None) -> float:
     """The server's throughput: successful requests' output / the window (in `count_unit`/s)."""
     w = window_s(records) if window is None else window
@@ -146,15 +156,24 @@ class Percentiles:
     p95: float
     p99: float
 
+    def weak(self) -> list[int]:
+        """The percentiles (95, 99) this sample count cannot support yet."""
+        return [q for q in (95, 99) if self.n < min_samples(q)]
+
     def caveat(self) -> str:
         """Which of these percentiles the sample count cannot support yet ('' when all can)."""
-        weak = [f"p{q}" for q in (95, 99) if self.n < min_samples(q)]
-        if not weak:
-            return ""
-        needs = " and ".join(f"{w} needs at least {min_samples(int(w[1:]))}" for w in weak)
-        verb = "come" if len(weak) > 1 else "comes"
-        return (f"{' and '.join(weak)} of {self.name} {verb} from only {self.n} samples ({needs}): "
-                f"read {'them' if len(weak) > 1 else 'it'} as the worst one or two, not a percentile")
+        return sample_caveat([self.name], self.n, self.weak())
+
+
+def sample_caveat(names: Sequence[str], n: int, weak: Sequence[int]) -> str:
+    """One line saying which percentiles of which metrics come from too few samples ('' if none)."""
+    if not weak:
+        return ""
+    which = " and ".join(f"p{q}" for q in weak)
+    needs = " and ".join(f"p{q} needs at least {min_samples(q)}" for q in weak)
+    verb = "come" if len(weak) > 1 or len(names) > 1 else "comes"
+    return (f"{which} of {', '.join(names)} {verb} from only {n} samples ({needs}): "
+            f"read {'them' if len(weak) > 1 or len(names) > 1 else 'it'} as the worst one or two, not a percentile")
 
 
 def percentiles(values: Sequence[float], name: str = "value") -> Percentiles:

@@ -16,6 +16,8 @@ built on the core (`helpers.timing`, `helpers.plots`, `helpers.ui`, `helpers.qui
 | `compare_verdicts` | 04 | verdicts, guesses beside measurements, the mode table |
 | `compare_plots` | 04 | the two figures of a comparison |
 | `mapping` | 04 | the scenario -> mode exercise and its widget |
+| `modes` | 04 | the three ways to do one job (invoke loop, stream loop, batch), as the cells show them |
+| `serving` | 04 | the serving vocabulary (TTFT, ITL, TPOT, E2E, goodput) worded and drawn from a run |
 | `rag` | 05 | documents, embeddings, the RAG chain, the streamed answer (re-exports the two below) |
 | `rag_ingest` | 05 | batched ingestion: timed, swept, plotted |
 | `rag_eval` | 05 | evaluation questions, scores, the table |

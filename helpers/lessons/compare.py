@@ -10,7 +10,7 @@ The job is the same for every mode: answer N prompts. The three ways to do it:
 
 - **invoke loop**: one `invoke` after another; each answer appears whole when it is done;
 - **stream loop**: one `stream` after another; each answer starts to show at its first text;
-- **batch**: one `batch(..., max_concurrency=...)`; every answer appears when the list returns.
+- **batch**: one `batch(..., config={"max_concurrency": ...})`; every answer appears when the list returns.
 
 For each way, three moments, in seconds since the job started:
 
@@ -26,7 +26,8 @@ Every stamp is `time.perf_counter()` seconds.
 The pieces live beside this module and are re-exported here, so lessons keep
 writing `compare.X`: `compare_results` (what a run measured: `Spread`, `ModeComparison`),
 `compare_verdicts` (`verdicts`, `guess_vs_measured`, `mode_table`), `compare_plots`
-(`first_vs_all_done`, `waits_per_mode`) and `mapping` (`mapping_widget`, `check_mapping`).
+(`first_vs_all_done`, `waits_per_mode`), `mapping` (`mapping_widget`, `check_mapping`) and
+`modes` (`invoke_loop`, `stream_loop`, `batch_job`: the three ways, as the lesson's cells show them).
 """
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..timing import measure_batch, measure_invoke, measure_stream
 from .compare_plots import WAITS, first_vs_all_done, waits_per_mode
 from .compare_results import LOOP, MARKERS, MODES, JobRun, ModeComparison, ModeResult, Spread, _num, _s
 from .compare_verdicts import (
@@ -50,11 +50,13 @@ from .compare_verdicts import (
     verdicts,
 )
 from .mapping import MappingResult, MappingWidget, check_mapping, mapping_widget
+from .modes import LOOPS, Tally, batch_job, invoke_loop, stream_loop
 
 __all__ = ["MODES", "MARKERS", "LOOP", "JobPlan", "plan_job", "Spread", "JobRun", "ModeResult", "ModeComparison",
            "orders", "run_modes", "spread_verdict", "CPU_NOTE", "LOOPS_NOTE", "Lines", "verdicts",
            "guess_vs_measured", "ModeTable", "mode_table", "WAITS", "first_vs_all_done", "waits_per_mode",
-           "MappingResult", "check_mapping", "MappingWidget", "mapping_widget", "_s", "_num"]
+           "MappingResult", "check_mapping", "MappingWidget", "mapping_widget", "_s", "_num",
+           "invoke_loop", "stream_loop", "batch_job"]
 
 # ---- sizing the job to the backend's speed -----------------------------------------------
 
@@ -130,36 +132,41 @@ def orders(repeats: int) -> tuple[tuple[str, ...], ...]:
     return tuple(MODES[r % 3:] + MODES[:r % 3] for r in range(repeats))
 
 
-def _loop(llm, prompts, mode: str) -> tuple[JobRun, str]:
-    shown, tokens, first, t0 = [], 0, "", time.perf_counter()
-    for p in prompts:
-        start = time.perf_counter() - t0
-        r = measure_invoke(llm, p) if mode == "invoke" else measure_stream(llm, p)
-        shown.append(start + (r.total_s if mode == "invoke" else r.ttft_s))
-        tokens += r.completion_tokens or 0
-        first = first or r.text
-    return JobRun(mode, tuple(shown), time.perf_counter() - t0, tokens), first
+def _run(llm, prompts, mode: str, fn: Callable, max_concurrency: int) -> tuple[JobRun, str]:
+    """Run one of the three ways (`modes.invoke_loop` and friends, or the notebook's own) once,
+    with a `Tally` attached so that tokens, errors and batch's first finished request are counted."""
+    tally = Tally()
+    counted = llm.with_config(callbacks=[tally])
+    t0 = time.perf_counter()
+    shown, done = fn(counted, prompts, max_concurrency) if mode == "batch" else fn(counted, prompts)
+    first_ready = min((t - t0 for t in tally.ends), default=done) if mode == "batch" else None
+    run = JobRun(mode, tuple(shown), done, tally.tokens, tally.errors,
+                 None if first_ready is None else min(first_ready, done))
+    return run, (tally.texts[0] if tally.texts else "")
 
 
-def _batch(llm, prompts, max_concurrency: int) -> JobRun:
-    b = measure_batch(llm, list(prompts), max_concurrency)
-    ok = [r for r in b.requests if r.ok]
-    return JobRun("batch", (b.makespan_s,) * len(prompts), b.makespan_s,
-                  sum(r.completion_tokens for r in ok), b.n_errors,
-                  min((r.end_s for r in ok), default=b.makespan_s))
+def _check_loops(loops: Any) -> tuple[Callable, Callable, Callable]:
+    if loops is None:
+        return LOOPS
+    if not (isinstance(loops, (list, tuple)) and len(loops) == 3 and all(callable(f) for f in loops)):
+        raise ValueError("loops must be three functions, in this order: (invoke_loop, stream_loop, batch_job)")
+    return tuple(loops)
 
 
 def run_modes(llm, prompts: Sequence[str], max_concurrency: int, *, repeats: int = 3,
-              label: str = "", warm_up: bool = True,
-              report: Callable[[str], None] | None = None) -> ModeComparison:
+              label: str = "", warm_up: bool = True, report: Callable[[str], None] | None = None,
+              loops: Sequence[Callable] | None = None) -> ModeComparison:
     """Do the same job (answer every prompt) three ways, `repeats` times (lesson 04).
 
-    Each repeat runs the invoke loop, the stream loop and one `llm.batch(...,
-    max_concurrency=...)`, in an order that rotates from repeat to repeat.
+    Each repeat runs the invoke loop, the stream loop and one `llm.batch(...)` with
+    `max_concurrency`, in an order that rotates from repeat to repeat. loops: the three
+    functions to run, (invoke_loop, stream_loop, batch_job), e.g. the ones the notebook
+    defines; by default the identical ones in `modes`.
     warm_up sends one short untimed request first (it opens the connection).
     report (e.g. `print`) gets one line per repeat. label names the backend.
     """
     prompts = _check_args(prompts, max_concurrency, repeats)
+    fns = dict(zip(MODES, _check_loops(loops)))
     say = report or (lambda line: None)
     if warm_up:
         llm.invoke(prompts[0], max_tokens=8)
@@ -167,12 +174,9 @@ def run_modes(llm, prompts: Sequence[str], max_concurrency: int, *, repeats: int
     sample = ""
     for i, order in enumerate(orders(repeats)):
         for mode in order:
-            if mode == "batch":
-                runs[mode].append(_batch(llm, prompts, max_concurrency))
-            else:
-                run, text = _loop(llm, prompts, mode)
-                runs[mode].append(run)
-                sample = sample or (text if mode == "invoke" else "")
+            run, text = _run(llm, prompts, mode, fns[mode], max_concurrency)
+            runs[mode].append(run)
+            sample = sample or (text if mode == "invoke" else "")
         say(f"repeat {i + 1} of {repeats} (order: {', '.join(order)}): all {len(prompts)} answers done in "
             + ", ".join(f"{m} {_s(runs[m][-1].all_done_s)}" for m in MODES))
     return ModeComparison(label, max_concurrency, prompts,

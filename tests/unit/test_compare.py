@@ -91,30 +91,50 @@ def test_bad_arguments_say_what_to_pass(llm, prompts, max_concurrency, repeats, 
 
 # ---- fair order: warm-up first, then the modes rotate (no clock: the runs are faked) -------
 
-def test_warm_up_first_then_each_mode_goes_first_once(monkeypatch):
+def test_warm_up_first_then_each_mode_goes_first_once():
     calls: list[str] = []
 
     class Recorder:
         def invoke(self, prompt, **kw):
             calls.append(f"warm-up {kw}")
 
-    def loop(llm, prompts, mode):
-        calls.append(mode)
-        return JobRun(mode, (1.0,) * len(prompts), 2.0, 10), "answer"
+        def with_config(self, **kw):       # run_modes attaches its Tally callback this way
+            return self
 
-    def batch(llm, prompts, mc):
-        calls.append("batch")
-        return JobRun("batch", (1.0,) * len(prompts), 1.0, 10, 0, 0.5)
+    def way(mode):
+        def run(llm, prompts, *max_concurrency):
+            calls.append(mode)
+            return [1.0] * len(prompts), 2.0
+        return run
 
-    monkeypatch.setattr(compare, "_loop", loop)
-    monkeypatch.setattr(compare, "_batch", batch)
-    result = compare.run_modes(Recorder(), ["a", "b"], 2, repeats=3)
+    result = compare.run_modes(Recorder(), ["a", "b"], 2, repeats=3, loops=[way(m) for m in compare.MODES])
     assert calls[0] == "warm-up {'max_tokens': 8}"
     rounds = [tuple(calls[1 + 3 * i: 4 + 3 * i]) for i in range(3)]
     assert rounds == list(result.orders) == list(compare.orders(3))
     for position in range(3):    # every mode runs first, second and third once
         assert {r[position] for r in rounds} == set(compare.MODES)
-    assert result.sample_answer == "answer"
+
+
+@pytest.mark.parametrize("loops", [(print, print), "invoke_loop", (print, print, 3)])
+def test_loops_must_be_three_functions(llm, loops):
+    with pytest.raises(ValueError, match="loops must be three functions"):
+        compare.run_modes(llm, ["a"], 2, loops=loops)
+
+
+def test_the_notebook_shows_the_code_run_modes_runs():
+    """The three ways in lesson 04's cells are the functions `modes` holds, character for character."""
+    import inspect
+    import json
+    from pathlib import Path
+
+    from helpers.lessons import modes
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "04_latency_vs_throughput.ipynb")
+                    .read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    for fn in modes.LOOPS:
+        src = inspect.getsource(fn).strip()
+        assert any(src in cell for cell in cells), f"lesson 04 has no cell with {fn.__name__} as in helpers"
+    assert any("loops=(invoke_loop, stream_loop, batch_job)" in cell for cell in cells)
 
 
 # ---- sizing the job to the backend ------------------------------------------------------

@@ -29,6 +29,7 @@ from helpers.metrics import (  # noqa: E402
     mean_tpot_s,
     metric_percentiles,
     min_samples,
+    peak_in_flight,
     percentiles,
 )
 from helpers.metrics_live import is_output, run_streams, stream_record  # noqa: E402
@@ -111,6 +112,13 @@ def test_percentiles_and_how_many_samples_a_p99_needs():
     assert "p99" in percentiles(range(50), "x").caveat() and "p95" not in percentiles(range(50), "x").caveat()
     with pytest.raises(ValueError, match="between 0 and 100"):
         min_samples(100)
+
+
+def test_peak_in_flight_counts_overlaps_not_requests():
+    a = RequestRecord(0.0, (0.1,), 1.0)
+    b = RequestRecord(0.5, (0.6,), 1.5)
+    c = RequestRecord(1.0, (1.1,), 2.0)      # starts as a ends: never 3 at once
+    assert peak_in_flight([a, b, c]) == 2 and peak_in_flight([a]) == 1 and peak_in_flight([]) == 0
 
 
 def test_slo_rejects_bad_limits():

@@ -30,7 +30,7 @@ from helpers.quiz.schema import KINDS  # noqa: E402
 from helpers.timing import InvokeResult  # noqa: E402
 
 LESSONS = ["00_start_here", "01_invoke", "02_stream", "03_batch",
-           "04_latency_vs_throughput", "05_rag_and_cost", "06_ship_the_chatbot"]
+           "04_latency_vs_throughput", "04b_capacity_lab", "05_rag_and_cost", "06_ship_the_chatbot"]
 ALL = [(q.lesson, q.id) for lesson in lessons() for q in load_quiz(lesson)]
 CHOICES = [(q.lesson, q.id) for lesson in lessons() for q in load_quiz(lesson) if q.kind in ("choice", "multi")]
 GRADED = [(q.lesson, q.id) for lesson in lessons() for q in load_quiz(lesson) if q.kind != "self_check"]
@@ -335,6 +335,29 @@ def test_capstone_reasons_multi_select(answer, outcome, text):
 def test_numeric_answers(lesson, qid_, answer, outcome, text):
     feedback = load_quiz(lesson)[qid_].check(answer)
     assert feedback.outcome == outcome and text in feedback.message
+
+
+# ---- lesson 04: the server's tok/s is not one user's speed --------------------------------
+
+SPEED = load_quiz("04")["server_vs_user_speed"]
+
+
+def test_server_vs_user_speed_right_answer_is_the_arithmetic():
+    right = next(c["text"] for c in SPEED.spec["choices"] if c["correct"])
+    assert f"About {round(1 / 0.108)} tokens/s (1 / 0.108 s)" in right          # 9.26 tokens/s per user
+    assert f"some {round(529 * 0.108)} answers" in SPEED.spec["explanation"]      # 529 / 9.26 in flight
+
+
+@pytest.mark.parametrize("answer, text", [
+    ("About 529 tokens/s: that is how fast this server writes", "added up over the run"),   # aggregate = one user
+    ("A first token after 108 ms, then the rest at 529 tokens/s", "that is TTFT"),          # TPOT read as TTFT
+    ("About 108 tokens/s, the TPOT line", "not a rate"),                                     # ms read as tok/s
+    ("E", "Which line of the report is the server's total"),                                 # per-user = server
+])
+def test_server_vs_user_speed_each_misreading_gets_its_own_fix(answer, text):
+    feedback = SPEED.check(answer)
+    assert feedback.outcome == "incorrect" and text in feedback.message
+    assert "About 9 tokens/s (1" not in feedback.message
 
 
 # ---- lesson 00: the tokens the reply reports ------------------------------------------------
