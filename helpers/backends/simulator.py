@@ -40,7 +40,7 @@ class SimServer:
 
     def reset_stats(self) -> dict:
         """Zero the counters and peaks, e.g. before a measurement (lesson 03)."""
-        return httpx.post(self.base_url + "/sim/stats/reset", timeout=5).json()
+        return httpx.post(self.base_url + "/sim/stats/reset", json={}, timeout=5).json()
 
     def config(self) -> dict:
         """The latency profile the server runs (for predictions, lessons 02-04)."""

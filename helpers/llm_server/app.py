@@ -77,14 +77,21 @@ async def health(request: Request) -> Response:
                          "busy_slots": snap["busy_slots"], "queue_depth": snap["queue_depth"]})
 
 
+NO_STORE = {"cache-control": "no-store"}  # counters are the numbers of now, never cached
+
+
 async def stats(request: Request) -> Response:
-    return JSONResponse(request.app.state.sim.snapshot())
+    return JSONResponse(request.app.state.sim.snapshot(), headers=NO_STORE)
 
 
 async def reset_stats(request: Request) -> Response:
+    # JSON only: a cross-site HTML form (text/plain, urlencoded, multipart) cannot reset
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return error(415, "Send this POST with Content-Type: application/json (e.g. the body {}).",
+                     code="json_required", headers=NO_STORE)
     sim: Simulator = request.app.state.sim
     sim.reset()  # requests still running keep being counted, in total and per key
-    return JSONResponse(sim.snapshot())
+    return JSONResponse(sim.snapshot(), headers=NO_STORE)
 
 
 async def release(request: Request) -> Response:

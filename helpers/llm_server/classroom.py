@@ -23,87 +23,26 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import ipaddress
-import os
-import re
+import json
+import math
 import secrets
-import socket
-import sys
 import time
 from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 
+from .classroom_cli import DEFAULT_MAX_INFLIGHT, NAME_RE, add_args, announce, check_args  # noqa: F401
 from .dashboard import NO_STORE, Page, Window, view
 from .errors import error, rate_limited
+from .names import LoginThrottle, NameTable, reserved
 from .state import new_row, with_aliases
 
-# Per student, when the instructor sets none: a lesson sends a few dozen requests a
-# minute at most; 8 in flight covers `batch()`'s default thread pool on a laptop.
-DEFAULT_RPM = 60
-DEFAULT_TPM = 40_000
-DEFAULT_MAX_INFLIGHT = 8
-MAX_STUDENTS = 500          # distinct names; more is a typo loop or abuse
 INSTRUCTOR = "instructor"
-NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
-TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{6,200}")
 WORK_PATHS = ("/v1/chat/completions", "/v1/embeddings")
+NAMES_PATH = "/v1/sim/classroom/names"
 
 KEY_HELP = ("This is a classroom server: set your API key (LLM_API_KEY) to the class token, "
             "a colon and your name, e.g. <class token>:alice")
-
-
-# ---------------------------------------------------------------- command line
-
-def add_args(ap: argparse.ArgumentParser) -> None:
-    g = ap.add_argument_group("classroom mode (docs/INSTRUCTORS.md)")
-    g.add_argument("--class-token", help="share this with the room; students use TOKEN:name as their "
-                   "API key (default: env LLM_CLASS_TOKEN). Required for a non-loopback --host")
-    g.add_argument("--dashboard-token", help="the instructor's token for /dashboard (default: env "
-                   "LLM_DASHBOARD_TOKEN, else a random one printed at start)")
-    g.add_argument("--max-inflight-per-student", type=int,
-                   help=f"429 beyond this many requests in flight per student "
-                        f"(classroom default {DEFAULT_MAX_INFLIGHT}; 0: no cap)")
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
-
-
-def check_args(a: argparse.Namespace) -> str | None:
-    """Fill in classroom defaults; a one-line reason if the server must not start."""
-    if a.class_token is None and not a.parent_pid:
-        # A notebook-launched simulator (--parent-pid) stays personal even if the
-        # instructor's shell or .env exports LLM_CLASS_TOKEN.
-        a.class_token = os.environ.get("LLM_CLASS_TOKEN") or None
-    if a.dashboard_token is None:
-        a.dashboard_token = os.environ.get("LLM_DASHBOARD_TOKEN") or None
-    if not a.class_token:
-        if not is_loopback(a.host):
-            return (f"Refusing to listen on {a.host} without a class token: anyone on the network could "
-                    f"use it. Add --class-token TOKEN (or set LLM_CLASS_TOKEN), e.g. "
-                    f"--class-token {secrets.token_urlsafe(6)}")
-        return None
-    for flag, tok in (("--class-token", a.class_token), ("--dashboard-token", a.dashboard_token)):
-        if tok is not None and not TOKEN_RE.fullmatch(tok):
-            return (f"{flag} must be 6-200 characters of letters, digits and . _ ~ + / = - "
-                    "(no colon, no spaces)")
-    if a.dashboard_token == a.class_token:
-        return "--dashboard-token must differ from --class-token: every student knows the class token"
-    if a.rpm is None:
-        a.rpm = DEFAULT_RPM
-    if a.tpm is None:
-        a.tpm = DEFAULT_TPM
-    if a.max_inflight_per_student is None:
-        a.max_inflight_per_student = DEFAULT_MAX_INFLIGHT
-    if a.max_inflight_per_student < 0:
-        return "--max-inflight-per-student must be 0 (no cap) or more"
-    return None
 
 
 # ---------------------------------------------------------------- state
@@ -118,7 +57,7 @@ class Classroom:
     """Who may call, per-student in-flight counts, and the dashboard's moving window."""
 
     def __init__(self, sim, class_token: str, dashboard_token: str | None = None,
-                 max_inflight: int = DEFAULT_MAX_INFLIGHT):
+                 max_inflight: int = DEFAULT_MAX_INFLIGHT, names: NameTable | None = None):
         self.sim = sim
         self._class = class_token.encode()
         self.dashboard_token = dashboard_token or secrets.token_urlsafe(16)
@@ -127,6 +66,15 @@ class Classroom:
         self.max_inflight = max_inflight or None
         self.inflight: dict[str, int] = {}
         self.recent = Window(sim)
+        self.names = names or NameTable()
+        self.names.on_forget = self.forget
+        self.logins = LoginThrottle()
+
+    def forget(self, name: str) -> None:
+        """A name left the table: drop what the server kept for it."""
+        if not self.inflight.get(name):
+            self.inflight.pop(name, None)
+            self.sim.forget(name)
 
     def identify(self, auth: bytes) -> Identity | str:
         """The caller, or the reason (one line) why not. Never echoes the key."""
@@ -142,11 +90,9 @@ class Classroom:
             name_s = name.decode("ascii").strip().lower()
         except UnicodeDecodeError:
             name_s = ""
-        if not NAME_RE.fullmatch(name_s) or name_s == INSTRUCTOR:
+        if not NAME_RE.fullmatch(name_s) or reserved(name_s):
             return ("Add your name after the class token: <class token>:yourname "
                     "(1-32 of a-z 0-9 . _ -, not 'instructor').")
-        if name_s not in self.sim.stats["by_key"] and len(self.sim.stats["by_key"]) >= MAX_STUDENTS:
-            return f"This classroom server already has {MAX_STUDENTS} names: reuse yours."
         return Identity("student", name_s)
 
     # -- views
@@ -164,11 +110,16 @@ class Classroom:
         per = with_aliases(self.sim.stats["by_key"].get(name) or new_row())
         return {"student": name, **per, "room": self.room(), "limits": self.limits()}
 
-    def reset(self, name: str | None) -> None:
-        """Zero one student's row (name) or everything (None), keeping what is in flight."""
-        self.sim.reset(name, keep_keys=True)  # every student stays on the dashboard
+    def reset(self, name: str | None, forget_names: bool = False) -> None:
+        """Zero one student's row (name) or everything (None), keeping what is in flight.
+        The instructor's reset keeps the names (every student stays on the dashboard)
+        unless `forget_names`: then names with nothing in flight are removed too."""
+        self.sim.reset(name, keep_keys=True)
         if name is None:
             self.recent.clear()
+            if forget_names:
+                for n in [n for n, e in self.names.rows.items() if not e.in_flight]:
+                    self.names.forget(n)
 
     def dashboard(self) -> dict:
         return view(self.sim, self.room(), self.limits(), self.recent, hide=INSTRUCTOR)
@@ -186,19 +137,52 @@ class ClassroomGate:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        path, method = scope["path"], scope["method"]
+        path = scope["path"]
         if path in ("/dashboard", "/dashboard/"):
             return await self.page.response()(scope, receive, send)
         if not (path == "/v1" or path.startswith("/v1/") or path == "/metrics"):
             return await self.app(scope, receive, send)   # /health and 404s
-        auth = dict(scope["headers"]).get(b"authorization", b"")
-        who = self.room.identify(auth)
+        headers = dict(scope["headers"])
+        room, address = self.room, (scope.get("client") or ("?", 0))[0]
+        wait = room.logins.wait_s(address)
+        if wait:   # too many failed logins from this address in the last minute
+            resp = error(429, f"Too many failed logins from your address: try again in {wait:.0f} s.",
+                         "requests", "too_many_failed_logins",
+                         headers={**NO_STORE, "retry-after": str(max(1, math.ceil(wait)))})
+            return await resp(scope, receive, send)
+        who = room.identify(headers.get(b"authorization", b""))
         if isinstance(who, str):
+            room.logins.failed(address)
             resp = error(401, who, code="invalid_api_key",
                          headers={**NO_STORE, "www-authenticate": 'Bearer realm="classroom"'})
             return await resp(scope, receive, send)
+        if who.role == "student":
+            refused = room.names.admit(who.name, address)
+            if refused:
+                return await error(403, refused, "permission_error", code="name_refused",
+                                   headers=NO_STORE)(scope, receive, send)
+            return await self.student(who, scope, receive, send)
+        return await self.route(who, scope, receive, send)
+
+    async def student(self, who, scope, receive, send) -> None:
+        """A student's request, with its name's in-flight count and its final status (names.py)."""
+        names, status = self.room.names, [0]
+
+        async def send_(msg) -> None:
+            if msg["type"] == "http.response.start":
+                status[0] = msg["status"]
+            await send(msg)
+        names.started(who.name)
+        try:
+            await self.route(who, scope, receive, send_)
+        finally:
+            names.ended(who.name, status[0])
+
+    async def route(self, who, scope, receive, send) -> None:
+        path, method, room = scope["path"], scope["method"], self.room
         scope["classroom.student"] = who.name
-        room = self.room
+        if path == NAMES_PATH or path == NAMES_PATH + "/remove":
+            return await self.names_route(who, scope, receive, send)
         if path == "/v1/sim/classroom":
             if who.role != "instructor":
                 resp = error(403, "Only the instructor's dashboard token can read the classroom view.",
@@ -207,14 +191,44 @@ class ClassroomGate:
                 resp = JSONResponse(room.dashboard(), headers=NO_STORE)
             return await resp(scope, receive, send)
         if path == "/v1/sim/stats/reset" and method == "POST":
-            room.reset(who.name if who.role == "student" else None)
+            body = await json_body(scope, receive)
+            if body is None:
+                return await not_json()(scope, receive, send)
+            room.reset(who.name if who.role == "student" else None, bool(body.get("forget_names")))
             view = room.student_view(who.name) if who.role == "student" else room.sim.snapshot()
             return await JSONResponse(view, headers=NO_STORE)(scope, receive, send)
-        if path == "/v1/sim/stats" and method == "GET" and who.role == "student":
+        if path == "/v1/sim/stats" and method in ("GET", "HEAD") and who.role == "student":
             return await JSONResponse(room.student_view(who.name), headers=NO_STORE)(scope, receive, send)
         if path not in WORK_PATHS or method != "POST":
             return await self.app(scope, receive, send)
         return await self.work(who.name, scope, receive, send)
+
+    async def names_route(self, who, scope, receive, send) -> None:
+        """GET NAMES_PATH lists the names; POST NAMES_PATH/remove {"names": [...], "block": bool}
+        removes them (and, with block, keeps them out until the server restarts)."""
+        room, path, method = self.room, scope["path"], scope["method"]
+        if who.role != "instructor":
+            resp = error(403, "Only the instructor's dashboard token can list or remove names.",
+                         "permission_error", code="instructor_only", headers=NO_STORE)
+        elif path == NAMES_PATH and method in ("GET", "HEAD"):
+            resp = JSONResponse({"names": room.names.listing(), "blocked": sorted(room.names.blocked),
+                                 "policy": room.names.policy()}, headers=NO_STORE)
+        elif path == NAMES_PATH + "/remove" and method == "POST":
+            body = await json_body(scope, receive)
+            if body is None:
+                return await not_json()(scope, receive, send)
+            names = body.get("names")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                return await not_json('Send JSON {"names": ["alice", ...], "block": false}.')(
+                    scope, receive, send)
+            names = [n.strip().lower() for n in names][:1000]
+            removed = [n for n in names if room.names.forget(n)]
+            if body.get("block"):
+                room.names.blocked.update(n for n in names if NAME_RE.fullmatch(n))
+            resp = JSONResponse({"removed": removed, "blocked": sorted(room.names.blocked)}, headers=NO_STORE)
+        else:
+            resp = error(405, f"{method} {path}: method not allowed", headers=NO_STORE)
+        return await resp(scope, receive, send)
 
     async def work(self, name: str, scope, receive, send) -> None:
         """A chat or embeddings request: the per-student in-flight cap, then timing."""
@@ -234,6 +248,8 @@ class ClassroomGate:
             if counted[0]:
                 counted[0] = False
                 room.inflight[name] -= 1
+                if not room.inflight[name]:
+                    del room.inflight[name]   # no entry for an idle name
                 room.recent.finished(name, status[0], time.perf_counter() - t0)
 
         async def send_(msg) -> None:
@@ -248,46 +264,37 @@ class ClassroomGate:
             leave()
 
 
+async def json_body(scope, receive, limit: int = 65536) -> dict | None:
+    """The body as a JSON object, or None unless it is sent as application/json (a
+    cross-site HTML form can only send text/plain, urlencoded or multipart: this
+    keeps a page elsewhere from resetting the room's counters). An empty body is {}."""
+    ctype = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    if ctype != b"application/json":
+        return None
+    raw, more = b"", True
+    while more and len(raw) <= limit:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return None
+        raw += msg.get("body", b"")
+        more = msg.get("more_body", False)
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) and len(raw) <= limit else None
+
+
+def not_json(msg: str = "Send this POST with Content-Type: application/json (e.g. the body {}).") -> JSONResponse:
+    return error(415 if "Content-Type" in msg else 400, msg, code="json_required", headers=NO_STORE)
+
+
 def enable(app, a: argparse.Namespace) -> Classroom | None:
     """Put classroom mode on the app when the arguments name a class token."""
     if not a.class_token:
         return None
-    room = Classroom(app.state.sim, a.class_token, a.dashboard_token, a.max_inflight_per_student)
+    names = NameTable(a.max_names, a.names_per_address or None, getattr(a, "roster_names", None))
+    room = Classroom(app.state.sim, a.class_token, a.dashboard_token, a.max_inflight_per_student, names)
     app.add_middleware(ClassroomGate, room=room)
     app.state.classroom = room
     return room
-
-
-def lan_address() -> str | None:
-    """This machine's address on the local network (no packet is sent)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("10.254.254.254", 1))
-            return s.getsockname()[0]
-    except OSError:
-        return None
-
-
-def announce(room: Classroom, host: str, port: int) -> None:
-    """Tell the instructor (on stderr) what to share and where the dashboard is."""
-    shown = host
-    if host in ("0.0.0.0", "::", ""):
-        shown = lan_address() or socket.gethostname()
-    base = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
-    lim = room.limits()
-    lines = [
-        "Classroom mode. Students put in .env:",
-        "  LLM_BACKEND=compatible",
-        f"  LLM_BASE_URL={base}/v1",
-        "  LLM_MODEL=sim",
-        "  LLM_API_KEY=<class token>:<their name>",
-        f"Per student: {lim['rpm'] or 'no'} requests/min, {lim['tpm'] or 'no'} tokens/min, "
-        f"{lim['max_in_flight'] or 'no cap on'} in flight.",
-    ]
-    if room.token_was_generated:
-        lines.append(f"Dashboard (do not project this line): {base}/dashboard#token={room.dashboard_token}")
-    else:
-        lines.append(f"Dashboard: {base}/dashboard  (enter your --dashboard-token)")
-    print("\n".join(lines), file=sys.stderr, flush=True)
-
-

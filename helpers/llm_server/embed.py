@@ -1,23 +1,45 @@
 """Running one embeddings request: rate limits, the time to read the texts (no
-slot: the fixed overhead plus prefill), and the vectors as floats or base64."""
+slot: the fixed overhead plus prefill), and the vectors as floats or base64.
+
+Guards (issue 16): a request asks for at most MAX_NUMBERS numbers (inputs x
+dimensions; more is a 400 in OpenAI's error shape), the numbers a key receives
+count against `Simulator.embed_out` (state.EMBED_NUMBERS_PER_MIN per key per minute,
+429 beyond), and the vectors and their JSON are made in a worker thread, one
+request at a time, so the event loop keeps answering everyone else."""
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import struct
 
-from starlette.responses import JSONResponse, Response
+import anyio
+import anyio.to_thread
+from starlette.responses import Response
 
 from . import latency, text
-from .errors import rate_limited
+from .errors import error, rate_limited
 from .state import Simulator
 from .validate import EmbeddingsRequest
 
+MAX_NUMBERS = 262_144   # inputs x dimensions per request: 1 MB of float32 (e.g. 256 x 1024)
+_threads: dict[int, anyio.CapacityLimiter] = {}
+
 
 async def run(sim: Simulator, key: str, req: EmbeddingsRequest) -> Response:
+    numbers = len(req.inputs) * req.dimensions
+    if numbers > MAX_NUMBERS:  # checked first: a refused request leaves no trace
+        return error(400, f"Too many numbers requested: {len(req.inputs)} inputs x {req.dimensions} "
+                          f"dimensions = {numbers:,}; at most {MAX_NUMBERS:,} per request on this "
+                          "simulator. Send fewer inputs per request or fewer dimensions.",
+                     param="dimensions" if req.dimensions > 256 else "input")
     prof = sim.engine(req.model).sched.profile
     n_tokens = sum(text.count_tokens(t) for t in req.inputs)
-    limited = sim.limiter.check(key, sim.engine(req.model).now(), n_tokens)
+    limited = sim.embed_out.check(key, sim.engine(req.model).now(), numbers)
+    if limited:
+        limited = ("embedding numbers returned", limited[1])
+    else:
+        limited = sim.limiter.check(key, sim.engine(req.model).now(), n_tokens)
     sim.count(key, "attempts")
     if limited:
         resp = rate_limited(sim, key, f"Rate limit reached for {limited[0]} per minute", limited[1])
@@ -31,13 +53,22 @@ async def run(sim: Simulator, key: str, req: EmbeddingsRequest) -> Response:
         sim.count(key, "in_flight", -1)
     sim.count(key, "completed")
     times.finished(sim.engine(req.model).now(), 0, "stop")
+    sim.count(key, "prompt_tokens", n_tokens)
+    loop = id(asyncio.get_running_loop())
+    one_at_a_time = _threads.get(loop) or _threads.setdefault(loop, anyio.CapacityLimiter(1))
+    body = await anyio.to_thread.run_sync(vectors_json, req, n_tokens, limiter=one_at_a_time)
+    return Response(body, media_type="application/json",
+                    headers=sim.limiter.headers(key, sim.engine(req.model).now()))  # x-ratelimit-*
+
+
+def vectors_json(req: EmbeddingsRequest, n_tokens: int) -> bytes:
+    """The response body (CPU work: run it off the event loop). JSON as Starlette writes it."""
     data = []
     for i, t in enumerate(req.inputs):
         vec = text.embed(t, req.dimensions)
         emb = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() \
             if req.encoding_format == "base64" else vec
         data.append({"object": "embedding", "index": i, "embedding": emb})
-    sim.count(key, "prompt_tokens", n_tokens)
-    return JSONResponse({"object": "list", "data": data, "model": req.model,
-                         "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}},
-                        headers=sim.limiter.headers(key, sim.engine(req.model).now()))  # x-ratelimit-*
+    return json.dumps({"object": "list", "data": data, "model": req.model,
+                       "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}},
+                      ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()

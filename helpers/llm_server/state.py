@@ -17,6 +17,9 @@ from . import latency
 from .limits import RateLimiter
 from .metrics import ServerMetrics
 
+EMBED_NUMBERS_PER_MIN = 2_000_000   # embeddings' numbers returned per key per minute (embed.py)
+MAX_KEYS = 2000   # per-key rows kept; beyond this, the longest-idle rows with nothing in flight go
+
 # Every attempt the server accepted for work ends as exactly one of
 # rejected_429, failed_5xx, broken, completed or cancelled, or is still in flight:
 #   attempts == rejected_429 + failed_5xx + broken + completed + cancelled + in_flight
@@ -102,6 +105,9 @@ class Simulator:
         self.engines: dict[str, Engine] = {}
         p = cfg.profile
         self.limiter = RateLimiter(p.rpm_limit, p.tpm_limit, 60.0 * p.time_scale)
+        # embeddings' output (numbers returned) per key and minute: see embed.py
+        self.embed_out = RateLimiter(None, EMBED_NUMBERS_PER_MIN, 60.0 * p.time_scale)
+        self.last_used: dict[str, float] = {}   # key -> when it last counted (for pruning)
         self.stats = new_counters()
         self.before_reset: dict[str, int] = {}  # server-wide counts reset() zeroed (for /metrics)
         self.metrics = ServerMetrics(self)       # GET /metrics reads the counts above (metrics.py)
@@ -139,11 +145,30 @@ class Simulator:
     def count(self, key: str, field: str, n: int = 1) -> None:
         """Add n to one counter, for the whole server and for the caller's row alike."""
         field = ALIASES.get(field, field)
-        per = self.stats["by_key"].setdefault(key, new_row())
+        rows = self.stats["by_key"]
+        if key not in rows and len(rows) >= MAX_KEYS:
+            self.prune()
+        per = rows.setdefault(key, new_row())
+        self.last_used[key] = time.monotonic()
         for row in (self.stats, per):
             row[field] += n
             if field == "in_flight":
                 row["peak_in_flight"] = max(row["peak_in_flight"], row["in_flight"])
+
+    def prune(self, keep: int = MAX_KEYS * 3 // 4) -> None:
+        """Drop the longest-idle per-key rows (nothing in flight) down to `keep` rows,
+        with their rate-limit windows: the table cannot grow without bound."""
+        rows = self.stats["by_key"]
+        idle = sorted((t, k) for k, t in self.last_used.items() if not rows.get(k, {}).get("in_flight"))
+        for _, k in idle[:max(0, len(rows) - keep)]:
+            self.forget(k)
+
+    def forget(self, key: str) -> None:
+        """Remove everything kept for one key (its row, its rate-limit windows)."""
+        self.stats["by_key"].pop(key, None)
+        self.last_used.pop(key, None)
+        self.limiter.forget(key)
+        self.embed_out.forget(key)
 
     def reset(self, key: str | None = None, keep_keys: bool = False) -> None:
         """Zero one key's row (`key`) or every counter (None), keeping what is in flight.

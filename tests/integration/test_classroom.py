@@ -186,7 +186,8 @@ def test_student_stats_show_only_their_own_numbers(srv):
         assert other not in r.text
     assert set(me["room"]) == {"in_flight", "busy_slots", "queue_depth", "slots"}
     # resetting zeroes only my own row
-    reset = httpx.post(srv.url + "/sim/stats/reset", headers={"Authorization": f"Bearer {TOKEN}:dave"}, timeout=10)
+    reset = httpx.post(srv.url + "/sim/stats/reset", json={}, headers={"Authorization": f"Bearer {TOKEN}:dave"},
+                       timeout=10)
     assert reset.json()["requests_total"] == 0
     room = {s["name"]: s for s in srv.room()["students"]}
     assert room["dave"]["requests"] == 0 and room["erin"]["requests"] == 1

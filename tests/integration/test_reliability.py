@@ -91,7 +91,7 @@ async def _drops(base_url: str, n_mid: int, n_queued: int, slots: int) -> dict:
 
     limits = httpx.Limits(max_connections=n_mid + n_queued + 4)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        httpx.post(base_url + "/sim/stats/reset", timeout=5)
+        httpx.post(base_url + "/sim/stats/reset", json={}, timeout=5)
         mids = [asyncio.ensure_future(mid(client)) for _ in range(n_mid)]
         st = await _until(base_url, lambda st: st["held"].get("drops") == slots
                           and st["queue_depth"] == n_mid - slots, "every slot held, the rest queued")

@@ -119,7 +119,7 @@ async def _load(base_url: str, n: int, pid: int | None, max_tokens: int, distinc
             await asyncio.sleep(0.5)
         if pid:
             rep.rss_baseline_mb = rep.rss_peak_mb = rss_mb(pid)
-        httpx.post(base_url + "/sim/stats/reset", timeout=5)
+        httpx.post(base_url + "/sim/stats/reset", json={}, timeout=5)
         stop = asyncio.Event()
 
         async def sample() -> None:
@@ -188,7 +188,7 @@ async def _drops(base_url: str, n_mid: int, n_queued: int, max_tokens: int) -> d
 
     limits = httpx.Limits(max_connections=n_mid + n_queued + 4)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        httpx.post(base_url + "/sim/stats/reset", timeout=5)
+        httpx.post(base_url + "/sim/stats/reset", json={}, timeout=5)
         jobs = [mid(client) for _ in range(n_mid)] + [queued(client) for _ in range(n_queued)]
         await asyncio.wait_for(asyncio.gather(*jobs), timeout=60)
     t0 = time.perf_counter()
