@@ -41,6 +41,7 @@ LESSON_MODULES = {
     "serving": "helpers.lessons.serving",              # 04
     "rag": "helpers.lessons.rag",                      # 05
     "cost": "helpers.lessons.cost",                    # 05
+    "batch_api": "helpers.lessons.batch_api",          # 05
     "chat_app": "helpers.chat_app",                    # 06
     "budget": "helpers.budget",                        # 03-06
     "local_model": "helpers.backends.local_model",              # 00, 03

@@ -21,9 +21,10 @@ built on the core (`helpers.timing`, `helpers.plots`, `helpers.ui`, `helpers.qui
 | `rag` | 05 | documents, embeddings, the RAG chain, the streamed answer (re-exports the two below) |
 | `rag_ingest` | 05 | batched ingestion: timed, swept, plotted |
 | `rag_eval` | 05 | evaluation questions, scores, the table |
-| `cost` | 05 | usage of the calls you made, the Batch API simulation (re-exports the two below) |
+| `cost` | 05 | usage of the calls you made (re-exports the two below) |
 | `pricing` | 05 | the price file, one call's cost, a month's bill |
 | `cost_widget` | 05 | the monthly bill's plot and sliders |
+| `batch_api` | 05 | a provider's Batch API through the `openai` SDK: requests, polling, matching, the bill |
 
 Only lessons (notebooks) and these modules import from here; the core never does.
 Notebooks reach them as `from helpers import rag` (see `helpers/__init__.py`); a module a

@@ -15,7 +15,6 @@ Prices and the bill's arithmetic live in `pricing`, the picture and the widget i
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from contextlib import ExitStack
@@ -38,8 +37,7 @@ from .pricing import (
 from .run_progress import progress_bar
 
 __all__ = ["PRICES_PATH", "Price", "PriceTable", "load_prices", "is_cache_hit", "usage_cost", "message_cost",
-           "UsageLog", "UsageRun", "run_with_usage", "MonthlyCost", "monthly_cost", "plot_monthly", "CostWidget",
-           "BatchApiResult", "simulate_batch_api"]
+           "UsageLog", "UsageRun", "run_with_usage", "MonthlyCost", "monthly_cost", "plot_monthly", "CostWidget"]
 
 # ---- the cost of calls you made ------------------------------------------------------------------
 
@@ -106,37 +104,3 @@ def run_with_usage(runnable, inputs: list, max_concurrency: int, progress: str |
         total_s = time.perf_counter() - t0
     return UsageRun(outputs, tuple(log.calls), total_s)
 
-
-# ---- a provider's Batch API: a SIMULATION of its shape ---------------------------------------------
-
-@dataclass(frozen=True)
-class BatchApiResult:
-    """A simulated Batch API job (lesson 05): the request file, the status timeline (simulated hours), the results."""
-
-    request_lines: tuple[str, ...]
-    timeline: tuple[tuple[float, str], ...]
-    outputs: list
-    run: UsageRun
-    normal_usd: float
-    batch_usd: float
-
-
-def simulate_batch_api(runnable, inputs: list, price: Price, hours_to_complete: float = 3.0,
-                       max_concurrency: int = 8, on_status=print) -> BatchApiResult:
-    """A pure-Python SIMULATION of a provider's asynchronous Batch API (lesson 05): no endpoint, no waiting.
-
-    1. submit: one JSON line per request, each with a custom_id, uploaded as one file -> status "validating".
-    2. poll: you come back later; "in_progress", then "completed" after `hours_to_complete` simulated hours
-       (providers promise a window: 24 h at OpenAI).
-    3. results: one line per custom_id, billed at (1 - batch_discount) of the normal price.
-    To get real token counts, the answers come from an ordinary client-side batch to your backend.
-    """
-    lines = tuple(json.dumps({"custom_id": f"request-{i}", "method": "POST", "url": "/v1/chat/completions",
-                              "body": {"input": str(x)}}) for i, x in enumerate(inputs))
-    timeline = [(0.0, "validating"), (0.5, "in_progress")]
-    timeline += [(float(h), "in_progress") for h in range(1, int(hours_to_complete + 0.999))]
-    timeline.append((float(hours_to_complete), "completed"))
-    for hour, status in timeline:
-        on_status(f"[simulated clock {hour:4.1f} h] batch_sim_1: {status}")
-    run = run_with_usage(runnable, inputs, max_concurrency)
-    return BatchApiResult(lines, tuple(timeline), run.outputs, run, run.cost_usd(price), run.cost_usd(price, True))

@@ -271,16 +271,6 @@ def test_client_side_batch_same_tokens_and_bigger_k_more_prompt_tokens(store, ll
     assert big.input_tokens > 2 * seq.input_tokens and big.output_tokens == seq.output_tokens
 
 
-def test_simulated_batch_api_shape_and_half_price(chain):
-    statuses = []
-    job = cost.simulate_batch_api(chain, ["What is the return window?", "Where is my data stored?"], MINI,
-                                  hours_to_complete=2, on_status=statuses.append)
-    assert [s for _, s in job.timeline][0] == "validating" and job.timeline[-1] == (2.0, "completed")
-    assert len(statuses) == len(job.timeline) and "simulated" in statuses[0]
-    assert [json.loads(line)["custom_id"] for line in job.request_lines] == ["request-0", "request-1"]
-    assert len(job.outputs) == 2 and job.normal_usd > 0 and job.batch_usd == pytest.approx(job.normal_usd / 2)
-
-
 def test_cost_widget_follows_its_controls():
     prices = cost.load_prices()
     w = cost.CostWidget(prices, requests_per_day=2000, prompt_tokens=1500, output_tokens=200, cache_hit_rate=0.3)
