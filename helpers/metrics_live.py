@@ -34,6 +34,8 @@ def is_output(chunk: Any) -> bool:
         return bool(chunk)
     if isinstance(chunk, dict):
         return bool(chunk)
+    if not hasattr(chunk, "content") and getattr(chunk, "model_fields_set", None):
+        return True  # a partial pydantic object: with_structured_output(Model, method="function_calling").stream()
     content = getattr(chunk, "content", None)
     if isinstance(content, str) and content:
         return True

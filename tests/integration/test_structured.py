@@ -191,6 +191,7 @@ def test_with_structured_output_streams_growing_partial_objects(sim):
     fc = list(m.with_structured_output(Joke, method="function_calling").stream("Tell me a joke about cats"))
     assert len(fc) > 3 and all(isinstance(o, Joke) for o in fc)
     assert grows(fc, lambda o: o.model_dump()) == fc[-1].model_dump() and fc[-1].punchline
+    assert all(is_output(o) == bool(o) for o in outs) and all(map(is_output, fc))  # partial dicts and objects
 
 
 def test_bind_tools_stream_yields_tool_call_chunks(sim):
