@@ -8,6 +8,7 @@ Everything here is a thin layer over `helpers.timing.measure_batch`, which runs
 - `BatchLab(llm)`: sliders, a Run button, a progress bar, the numbers and a timeline.
 - `sweep(...)`, `predict_sweep(...)`, `ratios(...)`: throughput and p95 latency against
   max_concurrency, measured and predicted by the latency model.
+- `progress_bar(total, desc)`: a named tqdm bar and the `on_progress` callback that moves it.
 - `compare_first_result(...)`, `first_result_chart(...)`: `batch` vs `batch_as_completed`.
 
 The sweep lives in `sweep` and batch vs batch_as_completed in `first_result`; both are
@@ -32,6 +33,7 @@ from .sweep import (
     plateau,
     point_line,
     predict_sweep,
+    progress_bar,
     ratios,
     server_profile,
     sweep,
@@ -40,7 +42,8 @@ from .sweep import (
 
 __all__ = ["PROMPT_RANGE", "CONCURRENCY_RANGE", "TOPICS", "make_prompts", "uneven_prompts", "run_batch",
            "summary", "table", "figure_png", "timeline", "BatchLab", "sweep", "server_profile", "jobs_for",
-           "predict_sweep", "plateau", "point_line", "sweep_verdict", "compare_guess", "ratios", "compare_first_result",
+           "predict_sweep", "plateau", "point_line", "progress_bar", "sweep_verdict", "compare_guess", "ratios",
+           "compare_first_result",
            "first_result_verdict", "first_result_chart"]
 
 PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider

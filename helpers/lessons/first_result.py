@@ -7,13 +7,24 @@ import matplotlib.pyplot as plt
 
 from .. import plots
 from ..timing import BatchResult, measure_batch
+from .sweep import progress_bar
 
 
-def compare_first_result(llm, prompts: list[str], max_concurrency: int) -> tuple[BatchResult, BatchResult]:
+def compare_first_result(llm, prompts: list[str], max_concurrency: int,
+                         progress: bool = False) -> tuple[BatchResult, BatchResult]:
     """The same prompts through `batch` and then `batch_as_completed` (lesson 03).
-    Returns (batch_result, as_completed_result); compare their `.first_result_s`."""
-    return (measure_batch(llm, prompts, max_concurrency=max_concurrency),
-            measure_batch(llm, prompts, max_concurrency=max_concurrency, as_completed=True))
+    Returns (batch_result, as_completed_result); compare their `.first_result_s`.
+    progress=True shows one named tqdm bar per run while it goes."""
+    runs = []
+    for as_completed in (False, True):
+        name = "batch_as_completed" if as_completed else "batch"
+        if not progress:
+            runs.append(measure_batch(llm, prompts, max_concurrency=max_concurrency, as_completed=as_completed))
+            continue
+        with progress_bar(len(prompts), f"{name}, max_concurrency={max_concurrency}") as tick:
+            runs.append(measure_batch(llm, prompts, max_concurrency=max_concurrency, as_completed=as_completed,
+                                      on_progress=tick))
+    return runs[0], runs[1]
 
 
 def first_result_verdict(batch: BatchResult, as_completed: BatchResult) -> str:

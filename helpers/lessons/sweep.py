@@ -5,6 +5,8 @@ verdict in words, your guess beside the measurement and measured / predicted rat
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -31,17 +33,27 @@ def sweep(llm, prompts: list[str], concurrencies=(1, 2, 4, 8, 16, 32),
         if not progress:
             results[c] = measure_batch(llm, prompts, max_concurrency=c)
             continue
-        from tqdm.auto import tqdm
-
-        lock = threading.Lock()
-        with tqdm(total=len(prompts), desc=f"max_concurrency={c}", unit="request") as bar:
-            def tick(_done: int, _index: int, bar=bar, lock=lock) -> None:
-                with lock:
-                    bar.update(1)
-
+        with progress_bar(len(prompts), f"max_concurrency={c}") as tick:
             results[c] = measure_batch(llm, prompts, max_concurrency=c, on_progress=tick)
         print(point_line(c, results[c]), flush=True)
     return results
+
+
+@contextmanager
+def progress_bar(total: int, desc: str, unit: str = "request") -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar named `desc` ("max_concurrency=8: 24/32 requests") and the
+    on_progress(done, index) callback that moves it, for `measure_batch` and
+    `ameasure_batch` (lesson 03). The callback comes from worker threads; a lock keeps
+    the count exact, and the bar shows the highest `done` reported."""
+    from tqdm.auto import tqdm
+
+    lock = threading.Lock()
+    with tqdm(total=total, desc=desc, unit=unit) as bar:
+        def tick(done: int, _index: int) -> None:
+            with lock:
+                bar.update(max(done - bar.n, 0))
+
+        yield tick
 
 
 def point_line(c: int, result: BatchResult) -> str:
