@@ -115,6 +115,8 @@ def confirm_spend(target: BatchTarget, requests: list[BatchRequest], price: Pric
     print(f"{len(requests)} requests, about {usage['input_tokens']:,} prompt tokens, answers at most "
           f"{usage['output_tokens']:,} tokens: at most ${most:.5f} at {price.model} batch prices")
     if target.where == "OpenAI":
+        print(f"(the comparison with .batch() afterwards sends the same requests at the standard price: "
+              f"at most ${usage_cost(usage, price):.5f} more)")
         answer = ask(f"Send this batch to OpenAI and pay up to about ${most:.4f}? Type yes: ")
         if str(answer).strip().lower() != "yes":
             raise CourseError("Not sent: the batch needs a typed 'yes' (nothing was uploaded).")
@@ -195,8 +197,11 @@ def same_server_model(target: BatchTarget, max_tokens: int = 200, timeout: float
     return chat_model(max_tokens=max_tokens, timeout=timeout, **target.llm_kwargs)
 
 
-def comparison(batch_s: float, rows: list[dict], dot_batch, price: Price) -> str:
-    """Lesson 05's side-by-side: the Batch API's time and bill vs `.batch()` (a cost.UsageRun)."""
+def comparison(batch_s: float, rows: list[dict], dot_batch, price: Price, answers: list | None = None) -> str:
+    """Lesson 05's side-by-side: the Batch API's time and bill vs `.batch()` (a cost.UsageRun),
+    and how many of the batch's `answers` (from `match`) equal `.batch()`'s."""
+    if not rows:
+        return "The batch has no results yet, so there is nothing to compare: poll it again later."
     b_in, b_out, b_usd = usage_bill(rows, price, batch_api=True)
     lines = [f"{'way':<14} {'time to results':>16} {'tokens in + out':>16} {'cost':>10}",
              f"{'Batch API':<14} {batch_s:>14.2f} s {f'{b_in} + {b_out}':>16} ${b_usd:>9.5f}",
@@ -205,4 +210,7 @@ def comparison(batch_s: float, rows: list[dict], dot_batch, price: Price) -> str
     if dot_batch.cost_usd(price) > 0 and rows:
         lines.append(f"the Batch API cost {b_usd / dot_batch.cost_usd(price):.0%} of what .batch() cost, and took "
                      f"{batch_s / dot_batch.total_s:.2f} times as long to deliver its results")
+    if answers is not None:
+        same = sum(a == getattr(o, "content", o) for a, o in zip(answers, dot_batch.outputs))
+        lines.append(f"identical answers: {same} of {len(answers)}")
     return "\n".join(lines)

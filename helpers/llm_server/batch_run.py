@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import struct
 import time
 from collections import deque
@@ -158,7 +159,7 @@ class Run:
         try:
             for rows, attr, name in ((self.out, "output_file_id", "output"), (self.err, "error_file_id", "error")):
                 if rows:
-                    f = self.files.add(f"{self.b.id}_{name}.jsonl", "batch_output", jsonl(rows))
+                    f = self.files.add(f"{self.b.id}_{name}.jsonl", "batch_output", jsonl(rows), self.b.owner)
                     setattr(self.b, attr, f.id)
         except StorageFull as e:
             self.b.errors = [{"code": "storage_limit_exceeded", "line": None, "param": None, "message": str(e)}]
@@ -167,7 +168,18 @@ class Run:
 
 
 async def run(sim: Simulator, files: FileStore, batch, data: bytes) -> None:
-    """The whole life of one batch, from `validating` to a final status."""
+    """The whole life of one batch, from `validating` to a final status. A bug in here fails
+    the batch with a `server_error` (never a batch stuck `in_progress`), and is logged."""
+    try:
+        await _run(sim, files, batch, data)
+    except Exception as e:  # noqa: BLE001 (reported in the batch, and logged)
+        logging.getLogger("helpers.llm_server").exception("batch %s failed", batch.id)
+        batch.errors = [{"code": "server_error", "line": None, "param": None,
+                         "message": f"The simulator failed while running this batch ({type(e).__name__})."}]
+        batch.mark("failed")
+
+
+async def _run(sim: Simulator, files: FileStore, batch, data: bytes) -> None:
     r = Run(sim, files, batch)
     lines, errors, model = read_lines(data, batch.endpoint, sim.models)
     eng = sim.engine(model or "sim")

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from . import batch_run
 from .batch_input import ENDPOINTS, count_lines
 from .errors import error
-from .files import FileStore, page
+from .files import FileStore, owner, page
 from .validate import BadRequest, read_json_body
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
@@ -75,6 +75,7 @@ class Batch:
     metadata: dict | None
     window_s: float
     knobs: Knobs
+    owner: str = ""
     status: str = "validating"
     model: str | None = None
     created_at: int = field(default_factory=lambda: int(time.time()))
@@ -146,9 +147,10 @@ async def create(request: Request) -> Response:
         return error(e.status, e.message, code=e.code, param=e.param)
     except ValueError as e:
         return error(400, str(e))
-    if not isinstance(fid, str) or fid not in files.files:
+    me = owner(request)
+    f = files.get(fid, me) if isinstance(fid, str) else None
+    if f is None:
         return error(404, f"No such File object: {str(fid)[:80]}", param="input_file_id", code="not_found")
-    f = files.files[fid]
     if f.purpose != "batch":
         return error(400, f"The file {fid} has purpose {f.purpose!r}: upload it with purpose='batch'.",
                      param="input_file_id")
@@ -158,7 +160,7 @@ async def create(request: Request) -> Response:
                      "here (OpenAI: 50,000). Split it into several batches.", param="input_file_id",
                      code="too_many_requests")
     window_s = 24 * files.limits.hour_s * sim.cfg.profile.time_scale
-    batch = Batch(store.new_id(), fid, endpoint, metadata, window_s, knobs)
+    batch = Batch(store.new_id(), fid, endpoint, metadata, window_s, knobs, me)
     store.batches[batch.id] = batch
     task = asyncio.ensure_future(batch_run.run(sim, files, batch, f.data))
     store.tasks.add(task)
@@ -169,6 +171,8 @@ async def create(request: Request) -> Response:
 def _get(request: Request) -> Batch | Response:
     bid = request.path_params["batch_id"]
     batch = request.app.state.batches.batches.get(bid)
+    if batch is not None and batch.owner != owner(request):
+        batch = None
     return batch or error(404, f"No such Batch object: {bid[:80]}", param="batch_id", code="not_found")
 
 
@@ -191,7 +195,8 @@ async def cancel(request: Request) -> Response:
 
 
 async def list_batches(request: Request) -> Response:
-    items = [b.to_dict() for b in reversed(request.app.state.batches.batches.values())]  # newest first
+    me = owner(request)
+    items = [b.to_dict() for b in reversed(request.app.state.batches.batches.values()) if b.owner == me]  # newest 1st
     return page(items, request, 20, 100)
 
 

@@ -4,8 +4,10 @@ Routes (registered in app.py): POST /v1/files (multipart: `file`, `purpose=batch
 GET /v1/files (`limit`, `after`, `order`, `purpose`), GET /v1/files/{file_id},
 GET /v1/files/{file_id}/content, DELETE /v1/files/{file_id}.
 
-Files live in a dict in the server process, never on disk, so nothing is written
-inside the course folder and nothing is left behind when the server stops.
+Each file belongs to the API key (or classroom student) that uploaded it: another key
+gets a 404, as another OpenAI project would. Files live in a dict in the server process,
+never on disk, so nothing is written inside the course folder and nothing is left behind
+when the server stops.
 Caps (`Limits`): the size of one file, the bytes stored in all (uploads and the
 batches' output files), and the requests in one batch (checked by batches.py).
 Over a cap, or a malformed upload, is a 4xx in OpenAI's error shape.
@@ -41,6 +43,7 @@ class StoredFile:
     filename: str
     purpose: str
     data: bytes
+    owner: str = ""
     created_at: int = field(default_factory=lambda: int(time.time()))
 
     def to_dict(self) -> dict:
@@ -65,17 +68,24 @@ class FileStore:
     def total_bytes(self) -> int:
         return sum(len(f.data) for f in self.files.values())
 
-    def add(self, filename: str, purpose: str, data: bytes) -> StoredFile:
+    def add(self, filename: str, purpose: str, data: bytes, owner: str = "") -> StoredFile:
         """Store a file; StorageFull if the store would go over its cap."""
         if self.total_bytes + len(data) > self.limits.max_total_bytes:
             raise StorageFull(f"Storing {len(data)} more bytes would go over the simulator's cap of "
                               f"{self.limits.max_total_bytes} bytes for all files: delete some files first.")
-        f = StoredFile(f"file-sim{next(self._ids):06d}", filename, purpose, data)
+        f = StoredFile(f"file-sim{next(self._ids):06d}", filename, purpose, data, owner)
         self.files[f.id] = f
         return f
 
-    def clear(self) -> None:
-        self.files.clear()
+    def get(self, file_id: str, owner: str) -> StoredFile | None:
+        f = self.files.get(file_id)
+        return f if f is not None and f.owner == owner else None
+
+
+def owner(request: Request) -> str:
+    """Who owns what this request creates: the caller's key id, as app.api_key counts it."""
+    from .app import api_key  # (app imports this module)
+    return api_key(request)
 
 
 def store(request: Request) -> FileStore:
@@ -163,7 +173,7 @@ async def create(request: Request) -> Response:
         return error(413, f"The file has {len(data)} bytes: at most {files.limits.max_file_bytes} here.",
                      param="file", code="file_too_large")
     try:
-        f = files.add((filename or "upload.jsonl")[:255], purpose, data)
+        f = files.add((filename or "upload.jsonl")[:255], purpose, data, owner(request))
     except StorageFull as e:
         return error(400, str(e), param="file", code="storage_limit_exceeded")
     return JSONResponse(f.to_dict())
@@ -196,7 +206,8 @@ def page(items: list[dict], request: Request, default_limit: int, max_limit: int
 
 
 async def list_files(request: Request) -> Response:
-    files = list(store(request).files.values())
+    me = owner(request)
+    files = [f for f in store(request).files.values() if f.owner == me]
     purpose = request.query_params.get("purpose")
     if purpose:
         files = [f for f in files if f.purpose == purpose]
@@ -207,18 +218,19 @@ async def list_files(request: Request) -> Response:
 
 async def retrieve(request: Request) -> Response:
     fid = request.path_params["file_id"]
-    f = store(request).files.get(fid)
+    f = store(request).get(fid, owner(request))
     return JSONResponse(f.to_dict()) if f else not_found(fid)
 
 
 async def content(request: Request) -> Response:
     fid = request.path_params["file_id"]
-    f = store(request).files.get(fid)
+    f = store(request).get(fid, owner(request))
     return Response(f.data, media_type="application/octet-stream") if f else not_found(fid)
 
 
 async def delete(request: Request) -> Response:
     fid = request.path_params["file_id"]
-    if store(request).files.pop(fid, None) is None:
+    if store(request).get(fid, owner(request)) is None:
         return not_found(fid)
+    del store(request).files[fid]
     return JSONResponse({"id": fid, "object": "file", "deleted": True})

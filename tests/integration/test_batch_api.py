@@ -262,11 +262,11 @@ _LINE = st.one_of(
 def test_fuzz_jsonl_upload_and_batch_never_5xx(srv, lines, sep):
     data = sep.join(lines)
     r = httpx.post(srv.url + "/files", files={"file": ("f.jsonl", data)}, data={"purpose": "batch"},
-                   headers={"Authorization": "Bearer x"}, timeout=10)
+                   headers={"Authorization": "Bearer sk-local-test"}, timeout=10)
     assert r.status_code == 200, r.text
     fid = r.json()["id"]
     r = httpx.post(srv.url + "/batches", json={"input_file_id": fid, "endpoint": CHAT, "completion_window": "24h"},
-                   timeout=10)
+                   headers={"Authorization": "Bearer sk-local-test"}, timeout=10)
     assert r.status_code == 200, r.text
     b = until(srv, r.json()["id"], timeout_s=30)
     assert b.status in ("completed", "failed")
@@ -280,3 +280,24 @@ def test_fuzz_raw_multipart_bodies_are_4xx_not_5xx(srv, body, ctype):
     r = httpx.post(srv.url + "/files", content=b"--abc\r\n" + body, headers={"content-type": ctype}, timeout=10)
     assert r.status_code < 500 and "error" in r.json() or r.status_code == 200
 
+
+
+def test_files_and_batches_belong_to_their_key(srv):
+    b = until(srv, submit(srv, [line(0)]).id)
+    other = openai.OpenAI(base_url=srv.url, api_key="sk-another-learner", max_retries=0, timeout=30)
+    for call in (lambda: other.batches.retrieve(b.id), lambda: other.files.content(b.output_file_id),
+                 lambda: other.files.delete(b.input_file_id), lambda: other.batches.cancel(b.id)):
+        with pytest.raises(openai.NotFoundError):
+            call()
+    assert b.id not in [x.id for x in other.batches.list()] and not list(other.files.list())
+    assert srv.client.files.retrieve(b.input_file_id).id == b.input_file_id
+
+
+def test_a_bug_while_running_fails_the_batch_instead_of_hanging(srv, monkeypatch):
+    from helpers.llm_server import batch_run
+
+    def broken(*args):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(batch_run, "read_lines", broken)
+    b = until(srv, submit(srv, [line(0)]).id)
+    assert b.status == "failed" and b.errors.data[0].code == "server_error"
