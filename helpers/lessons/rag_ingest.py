@@ -55,7 +55,7 @@ def measure_ingestion(emb, texts: list[str], chunk_size: int, max_concurrency: i
     with ExitStack() as stack:
         callbacks = None
         if progress:
-            desc = f"{chunk_size} texts/request, max_concurrency={max_concurrency}"
+            desc = f"texts/request={chunk_size}, max_concurrency={max_concurrency}"
             callbacks = [stack.enter_context(progress_bar(n_requests, desc, unit="request"))]
         t0 = time.perf_counter()
         vectors = embed_in_groups(emb, texts, chunk_size, max_concurrency, callbacks)

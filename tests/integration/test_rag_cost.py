@@ -330,7 +330,7 @@ def test_measure_ingestion_bar_counts_requests_and_names_the_setting(emb, chunks
     run = rag.measure_ingestion(emb, [c.page_content for c in chunks[:9]], chunk_size=4, max_concurrency=2,
                                 progress=True)
     err = capsys.readouterr().err
-    assert run.n_requests == 3 and "4 texts/request, max_concurrency=2" in err and "3/3" in err
+    assert run.n_requests == 3 and "texts/request=4, max_concurrency=2" in err and "3/3" in err
 
 
 def test_progress_bar_counts_one_step_per_question_not_per_inner_step(chain, capsys):
