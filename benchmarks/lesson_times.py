@@ -60,7 +60,7 @@ def main() -> int:
     args = ap.parse_args()
     os.environ.update({"LLM_SIM_TIME_SCALE": args.time_scale, "MPLBACKEND": "Agg",
                        "COURSE_PROGRESS": "off"})
-    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     backend = os.environ.get("LLM_BACKEND", "sim")
     print(f"backend={backend}, time scale {args.time_scale}, {os.cpu_count()} CPUs\n")
     print("| lesson | total (s) | cells over 3 s | over 20 s | slowest cells (s) |")

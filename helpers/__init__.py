@@ -44,6 +44,7 @@ LESSON_MODULES = {
     "batch_api": "helpers.lessons.batch_api",          # 05
     "chat_app": "helpers.chat_app",                    # 06
     "budget": "helpers.budget",                        # 03-06
+    "capacity": "helpers.lessons.capacity",            # 04b
     "local_model": "helpers.backends.local_model",              # 00, 03
     "plots": "helpers.plots",
 }

@@ -24,7 +24,7 @@ TABLE_START, TABLE_END = "<!-- lessons:start -->", "<!-- lessons:end -->"
 def lessons() -> list[tuple[Path, str, str]]:
     """(path, title, promise) for every numbered notebook, in order."""
     found = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         text = "".join(cells[0]["source"])
         title = re.search(r"^# (.+)$", text, re.M).group(1).strip()

@@ -24,6 +24,7 @@ built on the core (`helpers.timing`, `helpers.plots`, `helpers.ui`, `helpers.qui
 | `cost` | 05 | usage of the calls you made (re-exports the two below) |
 | `pricing` | 05 | the price file, one call's cost, a month's bill |
 | `cost_widget` | 05 | the monthly bill's plot and sliders |
+| `capacity` | 04b | the capacity lab: load, knee, goodput, Little's law, limits, roofline (re-exports `capacity_*`) |
 | `run_progress` | 05 | a tqdm bar moved by a LangChain callback: one step per input of a `.batch()` |
 | `batch_api` | 05 | a provider's Batch API through the `openai` SDK: requests, polling, matching, the bill |
 

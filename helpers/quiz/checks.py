@@ -12,7 +12,7 @@ import math
 import time
 from typing import Any
 
-__all__ = ["NAMED_CHECKS", "best_concurrency", "reply_output_tokens", "slowest_prompt",
+__all__ = ["NAMED_CHECKS", "best_concurrency", "reply_output_tokens", "safe_concurrency", "slowest_prompt",
            "ttft_before_total"]
 
 
@@ -204,5 +204,42 @@ def best_concurrency(chosen: Any, sweep: Any) -> tuple[bool, str]:
     return True, ""
 
 
+# ---- lesson 04b ----------------------------------------------------------------------------
+
+def safe_concurrency(chosen: Any, limits: Any) -> tuple[bool, str]:
+    """Lesson 04b: `chosen` = floor(allowed requests/s × latency_s), where the allowed rate is the
+    smaller of rpm / 60 and tpm / 60 / tokens_per_request (Little's law: in flight = rate × latency).
+    `limits`: {"rpm", "tpm", "tokens_per_request", "latency_s"} read from your run."""
+    keys = ("rpm", "tpm", "tokens_per_request", "latency_s")
+    if not isinstance(limits, dict) or not all(_positive(limits.get(k)) for k in keys):
+        return False, "Pass the limits too: a dict with rpm, tpm, tokens_per_request and latency_s (all > 0)."
+    try:
+        given = _number(chosen, integer=True)
+    except (TypeError, ValueError):
+        return False, "Pass a whole number of requests in flight, like 3."
+    rpm, tpm, per, w = (float(limits[k]) for k in keys)
+    by_req, by_tok = rpm / 60, tpm / 60 / per
+    rate = min(by_req, by_tok)
+    right = max(1, math.floor(rate * w))
+    if given == right:
+        return True, ""
+    mistakes = [
+        (max(1, math.floor(min(rpm, tpm / per) * w)), "That is a per-minute limit times seconds: divide the limits "
+         "by 60 first, to get requests per second."),
+        (max(1, math.floor(by_req * w)), "You used the request limit, but the token limit allows fewer requests "
+         "per second here: take the smaller of the two rates."),
+        (max(1, math.floor(by_tok * w)), "You used the token limit, but the request limit allows fewer requests "
+         "per second here: take the smaller of the two rates."),
+        (max(1, math.floor(tpm / 60 * w)), "TPM counts tokens, not requests: divide it by the tokens each request "
+         "counts (prompt + max_tokens)."),
+        (math.ceil(rate * w), "Round down: rounding up keeps a little more in flight than the limit allows."),
+        (max(1, math.floor(rate / w)), "Little's law multiplies: in flight = rate × latency, not rate ÷ latency."),
+    ]
+    for value, message in mistakes:
+        if given == value:
+            return False, message
+    return False, "Not yet: in flight = allowed requests per second × seconds per request, rounded down."
+
+
 NAMED_CHECKS = {f.__name__: f for f in (reply_output_tokens, slowest_prompt, ttft_before_total,
-                                        best_concurrency)}
+                                        best_concurrency, safe_concurrency)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-LESSONS = {p.name[:2]: p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+LESSONS = {p.name.split("_")[0]: p for p in (ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb")}  # "04", "04b"
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:
@@ -40,10 +40,13 @@ def _docstrings(path: Path):
 
 def _named_lessons(doc: str) -> set[str]:
     found = set()
-    for m in re.finditer(r"[Ll]essons? (\d\d)(?:\s*(?:-|–|to)\s*(\d\d))?((?:,\s*\d\d)*)", doc):
-        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+    for m in re.finditer(r"[Ll]essons? (\d\d)([a-z]?)(?:\s*(?:-|–|to)\s*(\d\d))?((?:,\s*\d\d)*)", doc):
+        if m.group(2):   # an optional lesson such as "04b"
+            found.add(m.group(1) + m.group(2))
+            continue
+        first, last = int(m.group(1)), int(m.group(3) or m.group(1))
         found |= {f"{n:02d}" for n in range(first, last + 1)}
-        found |= set(re.findall(r"\d\d", m.group(3) or ""))
+        found |= set(re.findall(r"\d\d", m.group(4) or ""))
     return found
 
 
