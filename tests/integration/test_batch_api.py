@@ -301,3 +301,41 @@ def test_a_bug_while_running_fails_the_batch_instead_of_hanging(srv, monkeypatch
     monkeypatch.setattr(batch_run, "read_lines", broken)
     b = until(srv, submit(srv, [line(0)]).id)
     assert b.status == "failed" and b.errors.data[0].code == "server_error"
+
+
+class _Retriever:
+    def invoke(self, q):
+        from langchain_core.documents import Document
+        return [Document(page_content=f"Facts about {q}", metadata={"source": "faq.md"})]
+
+
+def test_lesson_helpers_build_match_and_bill_through_the_sdk(srv):
+    from helpers.lessons import batch_api, pricing
+
+    price = pricing.Price("m", 1.0, 0.5, 2.0, 0.5)
+    target = batch_api.BatchTarget(srv.client, "sim", "the course simulator", 0.02, 30, {})
+    reqs = batch_api.build_requests(["How long is the warranty?", "Can I return it?"], _Retriever(), "sim", 20)
+    assert "Facts about How long" in json.dumps(reqs[0].body["messages"]) and reqs[0].body["max_tokens"] == 20
+    up = srv.client.files.create(file=("e.jsonl", batch_api.to_jsonl(reqs)), purpose="batch")
+    job = batch_api.poll(target, srv.client.batches.create(input_file_id=up.id, endpoint=CHAT,
+                                                           completion_window="24h").id)
+    rows, errors = batch_api.download(target, job)
+    answers = batch_api.match(reqs, list(reversed(rows)))
+    for req, ans in zip(reqs, answers):
+        assert ans == srv.client.chat.completions.create(**req.body).choices[0].message.content
+    n_in, n_out, usd = batch_api.usage_bill(rows, price)
+    assert (n_in, n_out) == (job.usage.input_tokens, job.usage.output_tokens) and errors == []
+    assert usd == pytest.approx((n_in * 1.0 + n_out * 2.0) / 1e6 * 0.5)
+    assert batch_api.match(reqs, []) == [None, None]
+
+
+def test_on_openai_nothing_is_sent_without_a_typed_yes(srv):
+    from helpers.errors import CourseError
+    from helpers.lessons import batch_api, pricing
+
+    price = pricing.Price("m", 1.0, 0.5, 2.0, 0.5)
+    real = batch_api.BatchTarget(srv.client, "sim", "OpenAI", 60, 600, {})
+    reqs = batch_api.build_requests(["Q?"], _Retriever(), "sim", 10)
+    with pytest.raises(CourseError, match="Not sent"):
+        batch_api.confirm_spend(real, reqs, price, ask=lambda prompt: "y")
+    assert batch_api.confirm_spend(real, reqs, price, ask=lambda prompt: " YES ") > 0
