@@ -35,6 +35,7 @@ LESSON_MODULES = {
     "envcheck": "helpers.lessons.envcheck",            # 00
     "diagram": "helpers.plots.diagram",                      # 00, 02
     "stream_widgets": "helpers.lessons.stream_widgets",        # 02
+    "stream_rules": "helpers.lessons.stream_rules",          # 02
     "batch_lab": "helpers.lessons.batch_lab",          # 03
     "server_batching": "helpers.lessons.server_batching",  # 03
     "compare": "helpers.lessons.compare",              # 04
