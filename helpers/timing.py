@@ -1,5 +1,9 @@
 """Measure invoke, stream and batch with the real client (lessons 01-04).
 
+This module times one call (`measure_invoke`, `measure_stream`); `timing_batch` times a
+batch and is re-exported here. The field's serving metrics (ITL, TPOT, goodput) are in
+`helpers.metrics`.
+
 Every stamp is `time.perf_counter()` seconds since one start, taken in this
 process when the event happens: the measured numbers are what a user of your
 app would see, including the network and the client library.
@@ -9,15 +13,16 @@ plots and tests can use them directly.
 """
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import numpy as np
-from langchain_core.callbacks import BaseCallbackHandler
+from .metrics_live import is_output
+from .timing_batch import BatchResult, RequestTiming, ameasure_batch, measure_batch
+from .timing_checks import check_model, check_prompt, usage
+
+__all__ = ["ServerSplit", "InvokeResult", "StreamResult", "measure_invoke", "measure_stream",
+           "RequestTiming", "BatchResult", "measure_batch", "ameasure_batch"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,10 @@ class InvokeResult:
 class StreamResult:
     """One `.stream()`: when each piece of text arrived.
 
-    ttft_s is the time to the first chunk with visible text (the very first
-    chunk often carries no text at all, only the message's role).
+    ttft_s is the time to first output: the first chunk carrying text, a tool
+    call's name or arguments, or JSON (`helpers.metrics_live.is_output`). The very
+    first chunk often carries nothing, only the message's role. With no output at
+    all, ttft_s is the total.
     """
 
     prompt: str
@@ -80,82 +87,6 @@ class StreamResult:
         return (n - 1) / gen if n > 1 and gen > 0 else float("nan")
 
 
-@dataclass(frozen=True)
-class RequestTiming:
-    """One request inside a batch: when the client started it and when it ended."""
-
-    index: int
-    start_s: float
-    end_s: float
-    ok: bool
-    error: str | None = None
-    completion_tokens: int = 0
-
-    @property
-    def latency_s(self) -> float:
-        return self.end_s - self.start_s
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """One `.batch()` (or `batch_as_completed`): every request's timeline and the totals.
-
-    Only requests that succeeded count as answers: a request turned away with a
-    429 in 0.01 s is not a finished job. So `throughput_rps` (answers per second),
-    `tokens_per_s` and the latency percentiles use successful requests only.
-    When some requests failed, that rate is called *goodput*; read it next to
-    `n_errors` (lesson 03).
-    """
-
-    requests: tuple[RequestTiming, ...]
-    max_concurrency: int | None
-    makespan_s: float            # first start to the call returning
-    first_result_s: float        # when your code could use the first answer
-    outputs: tuple[Any, ...] = field(repr=False, default=())
-
-    @property
-    def n_ok(self) -> int:
-        """Requests that came back with an answer."""
-        return sum(r.ok for r in self.requests)
-
-    @property
-    def throughput_rps(self) -> float:
-        """Successful answers per second of makespan (goodput when some failed)."""
-        return self.n_ok / self.makespan_s if self.makespan_s > 0 else float("nan")
-
-    @property
-    def goodput_rps(self) -> float:
-        """The same number as `throughput_rps`, under the name used when there are errors."""
-        return self.throughput_rps
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Completion tokens of the successful requests per second of makespan."""
-        tokens = sum(r.completion_tokens for r in self.requests if r.ok)
-        return tokens / self.makespan_s if self.makespan_s > 0 else float("nan")
-
-    def latency_percentile_s(self, q: float) -> float:
-        """Percentile `q` of the successful requests' latency (NaN if none succeeded)."""
-        ok = [r.latency_s for r in self.requests if r.ok]
-        return float(np.percentile(ok, q)) if ok else float("nan")
-
-    @property
-    def p50_latency_s(self) -> float:
-        return self.latency_percentile_s(50)
-
-    @property
-    def p95_latency_s(self) -> float:
-        return self.latency_percentile_s(95)
-
-    @property
-    def n_errors(self) -> int:
-        return sum(not r.ok for r in self.requests)
-
-    @property
-    def n_rate_limited(self) -> int:
-        return sum(bool(r.error and "RateLimit" in r.error) for r in self.requests)
-
-
 def _server_split(meta: dict | None) -> ServerSplit | None:
     headers = (meta or {}).get("headers") or {}
     try:
@@ -167,34 +98,15 @@ def _server_split(meta: dict | None) -> ServerSplit | None:
         return None
 
 
-def _usage(msg: Any, key: str) -> int | None:
-    usage = getattr(msg, "usage_metadata", None) or {}
-    return usage.get(key)
-
-
-def _check_prompt(prompt: Any) -> None:
-    """A prompt is a non-empty string (or, for a chain, a non-empty dict or list of messages)."""
-    if hasattr(prompt, "invoke"):
-        raise ValueError("the model comes first, then the prompt: e.g. measure_invoke(llm, \"Explain streaming\")")
-    ok = prompt.strip() if isinstance(prompt, str) else isinstance(prompt, (dict, list)) and prompt
-    if not ok:
-        raise ValueError(f"prompt must be a non-empty string, got {prompt!r:.40}")
-
-
-def _check_model(model: Any, method: str = "invoke") -> None:
-    if not hasattr(model, method):
-        raise ValueError(f"model must be a chat model (e.g. llm = chat_model()) or a chain, got {model!r:.40}")
-
-
 def measure_invoke(model, prompt: str) -> InvokeResult:
     """Time one `model.invoke(prompt)` from call to answer (lesson 01)."""
-    _check_prompt(prompt)
-    _check_model(model)
+    check_prompt(prompt)
+    check_model(model)
     t0 = time.perf_counter()
     msg = model.invoke(prompt)
     total = time.perf_counter() - t0
-    return InvokeResult(prompt, msg.content, total, _usage(msg, "input_tokens"),
-                        _usage(msg, "output_tokens"), _server_split(msg.response_metadata))
+    return InvokeResult(prompt, msg.content, total, usage(msg, "input_tokens"),
+                        usage(msg, "output_tokens"), _server_split(msg.response_metadata))
 
 
 def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | None = None,
@@ -208,20 +120,21 @@ def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | N
     should_stop() is asked after each chunk; returning True stops the stream
     early (the connection is closed, so the server stops generating).
     """
-    _check_prompt(prompt)
-    _check_model(model)
+    check_prompt(prompt)
+    check_model(model)
     times, texts, full, ttft, stopped = [], [], None, None, False
     t0 = time.perf_counter()
     stream = model.stream(prompt)
     try:
         for chunk in stream:
             t = time.perf_counter() - t0
-            full = chunk if full is None else full + chunk
+            if not isinstance(chunk, (str, dict)):           # messages add up; text and partial JSON don't
+                full = chunk if full is None else full + chunk
             text = chunk if isinstance(chunk, str) else getattr(chunk, "content", "")
             text = text if isinstance(text, str) else ""
             times.append(t)
             texts.append(text)
-            if text and ttft is None:
+            if ttft is None and is_output(chunk):
                 ttft = t
             if text and on_text:
                 on_text(text, t)
@@ -232,109 +145,6 @@ def measure_stream(model, prompt: str, on_text: Callable[[str, float], None] | N
         stream.close()
     total = time.perf_counter() - t0
     return StreamResult(prompt, "".join(texts), ttft if ttft is not None else total,
-                        total, tuple(times), tuple(texts), _usage(full, "output_tokens"), stopped,
+                        total, tuple(times), tuple(texts), usage(full, "output_tokens"), stopped,
                         _server_split(getattr(full, "response_metadata", None)),
-                        _usage(full, "input_tokens"))
-
-
-class _Timeline(BaseCallbackHandler):
-    """Stamps each request of a batch as the client starts and finishes it."""
-
-    def __init__(self, t0: float, on_done: Callable[[int, int], None] | None):
-        self.t0, self.on_done, self.lock = t0, on_done, threading.Lock()
-        self.start: dict[int, float] = {}
-        self.end: dict[int, tuple[float, bool, str | None, int]] = {}
-        self.index_of: dict[Any, int] = {}
-
-    def on_chat_model_start(self, serialized, messages, *, run_id, metadata=None, **kw):
-        with self.lock:
-            i = (metadata or {}).get("course_index")
-            self.index_of[run_id] = i
-            self.start[i] = time.perf_counter() - self.t0
-
-    def _finish(self, run_id, ok, err, tokens):
-        with self.lock:
-            i = self.index_of.get(run_id)
-            self.end[i] = (time.perf_counter() - self.t0, ok, err, tokens)
-            done = len(self.end)
-        if self.on_done:
-            self.on_done(done, i)
-
-    def on_llm_end(self, response, *, run_id, **kw):
-        try:
-            msg = response.generations[0][0].message
-            tokens = _usage(msg, "output_tokens") or 0
-        except (IndexError, AttributeError):
-            tokens = 0
-        self._finish(run_id, True, None, tokens)
-
-    def on_llm_error(self, error, *, run_id, **kw):
-        self._finish(run_id, False, f"{type(error).__name__}: {error}"[:300], 0)
-
-
-def _configs(n: int, timeline: _Timeline, max_concurrency: int | None) -> list[dict]:
-    return [{"callbacks": [timeline], "metadata": {"course_index": i}, "max_concurrency": max_concurrency}
-            for i in range(n)]
-
-
-def _check_batch_args(prompts: Any, max_concurrency: Any) -> list[str]:
-    prompts = list(prompts) if isinstance(prompts, (list, tuple)) else prompts
-    if not isinstance(prompts, list) or not prompts:
-        raise ValueError("prompts must be a non-empty list of strings")
-    for p in prompts:
-        _check_prompt(p)
-    if max_concurrency is not None and (isinstance(max_concurrency, bool) or
-                                        not isinstance(max_concurrency, int) or max_concurrency < 1):
-        raise ValueError(f"max_concurrency must be a whole number >= 1 (or None), got {max_concurrency!r}")
-    return prompts
-
-
-def _result(tl: _Timeline, n: int, mc, makespan: float, first: float, outputs) -> BatchResult:
-    reqs = []
-    for i in range(n):
-        end, ok, err, tokens = tl.end.get(i, (makespan, False, "never finished", 0))
-        reqs.append(RequestTiming(i, tl.start.get(i, 0.0), end, ok, err, tokens))
-    return BatchResult(tuple(reqs), mc, makespan, first, tuple(outputs))
-
-
-def measure_batch(model, prompts: Iterable[str], max_concurrency: int | None,
-                  as_completed: bool = False,
-                  on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
-    """Run `model.batch(prompts, max_concurrency=...)` and time every request (lesson 03).
-
-    Errors (e.g. a 429 after retries) are kept per request (return_exceptions=True).
-    as_completed=True uses `batch_as_completed`, which hands you each answer as
-    it finishes. on_progress(done, index) is called as each request ends.
-    """
-    _check_model(model, "batch")
-    prompts = _check_batch_args(prompts, max_concurrency)
-    t0 = time.perf_counter()
-    tl = _Timeline(t0, on_progress)
-    cfgs = _configs(len(prompts), tl, max_concurrency)
-    outputs: list[Any] = [None] * len(prompts)
-    first = None
-    if as_completed:
-        for i, out in model.batch_as_completed(prompts, cfgs, return_exceptions=True):
-            first = first if first is not None else time.perf_counter() - t0
-            outputs[i] = out
-    else:
-        outputs = model.batch(prompts, cfgs, return_exceptions=True)
-    makespan = time.perf_counter() - t0
-    return _result(tl, len(prompts), max_concurrency, makespan, first if first is not None else makespan, outputs)
-
-
-async def ameasure_batch(model, prompts: Iterable[str], max_concurrency: int | None,
-                         on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
-    """The async twin of `measure_batch`: `await model.abatch(...)` (lesson 03).
-
-    In a notebook write `await ameasure_batch(...)`; never `asyncio.run`.
-    """
-    _check_model(model, "abatch")
-    prompts = _check_batch_args(prompts, max_concurrency)
-    t0 = time.perf_counter()
-    tl = _Timeline(t0, on_progress)
-    outputs = await model.abatch(prompts, _configs(len(prompts), tl, max_concurrency),
-                                 return_exceptions=True)
-    makespan = time.perf_counter() - t0
-    await asyncio.sleep(0)
-    return _result(tl, len(prompts), max_concurrency, makespan, makespan, outputs)
+                        usage(full, "input_tokens"))

@@ -88,8 +88,9 @@ def test_failed_requests_count_against_goodput_and_not_in_throughput():
 
 
 def test_failed_request_has_no_tpot_even_with_pieces():
-    cut = RequestRecord(0.0, (0.2, 0.3, 0.4), 0.5, ok=False, error="cut")
+    cut = RequestRecord(0.0, (0.2, 0.21, 0.22), 0.23, ok=False, error="cut")   # fast, then the stream broke
     assert cut.tpot_s is None
+    assert not SLO(1.0, 0.05).met_by(cut) and goodput([cut]).n_met == 0
     assert metric_percentiles([cut])["TTFT"].n == 0
 
 
@@ -153,6 +154,9 @@ class _FakeModel:
 
     def __init__(self, clock, script, fail_after=None):
         self.clock, self.script, self.fail_after, self.kwargs = clock, script, fail_after, None
+
+    def invoke(self, prompt, **kwargs):      # what measure_stream checks a model has
+        raise NotImplementedError
 
     def stream(self, prompt, **kwargs):
         self.kwargs = kwargs
@@ -228,3 +232,17 @@ def test_run_streams_caps_and_bad_settings(clock):
     # p1 is cut at its second chunk (t=10 > 7); p2 and p3 never start
     assert len(run.records) == 1 and run.n_skipped == 2
     assert not run.records[0].ok and "time cap" in run.records[0].error
+
+
+def test_measure_stream_uses_the_same_first_output_rule(monkeypatch):
+    """The course's `measure_stream` (lessons 02-04) stamps TTFT at the first output too: on a
+    tool-call-only stream that is the name chunk, not the end of the stream (the text-only rule)."""
+    from helpers import timing
+    c = _Clock()
+    monkeypatch.setattr(timing.time, "perf_counter", c)
+    model = _FakeModel(c, [(0.2, AIMessageChunk(content="")), (0.3, _tc("", name="weather")),
+                           (0.1, _tc('{"city": "Oslo"}')), (0.4, AIMessageChunk(content=""))])
+    r = timing.measure_stream(model, "weather?")
+    assert r.ttft_s == pytest.approx(0.5) and r.total_s == pytest.approx(1.0)
+    text = _FakeModel(c, [(0.2, AIMessageChunk(content="")), (0.3, AIMessageChunk(content="Hi"))])
+    assert timing.measure_stream(text, "hi").ttft_s == pytest.approx(0.5)
