@@ -40,6 +40,11 @@ class Knee:
     verdict: str
 
 
+def _pct(x: float, sign: bool = False) -> str:
+    """0.1 -> "10 %", with sign=True "+10 %" (the course writes a space before %)."""
+    return f"{round(100 * x):+d} %" if sign else f"{round(100 * x)} %"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
@@ -70,16 +75,17 @@ def find_knee(settings, throughputs, latencies, what: str = "setting", unit: str
     if k == n - 1:
         gain = ts[-1] / ts[-2] - 1
         return Knee(None, "still_rising", None, None,
-                    f"no knee up to {what}={_fmt(xs[-1])}: throughput still rose {gain:+.0%} from "
-                    f"{_fmt(xs[-2])} to {_fmt(xs[-1])} while p50 latency changed {ls[-1] / ls[-2] - 1:+.0%}")
+                    f"no knee up to {what}={_fmt(xs[-1])}: throughput still rose {_pct(gain, True)} from "
+                    f"{_fmt(xs[-2])} to {_fmt(xs[-1])} while p50 latency changed {_pct(ls[-1] / ls[-2] - 1, True)}")
     if k == 0:
         return Knee(None, "flat", None, None,
                     f"no knee: from {what}={_fmt(xs[0])} to {_fmt(xs[-1])}, no step raised throughput by more "
-                    f"than {tol:.0%} at a fair latency cost (best {ts[top]:.3g} {unit} at {_fmt(xs[top])})")
+                    f"than {_pct(tol)} at a fair latency cost (best {ts[top]:.3g} {unit} at {_fmt(xs[top])})")
     change, slower = ts[-1] / ts[k] - 1, ls[-1] / ls[k]
     return Knee(k, "knee", xs[k], ts[k],
                 f"knee at {what}={_fmt(xs[k])}: {ts[k]:.3g} {unit}, {ts[k] / ts[0]:.1f}× the first point; "
-                f"from there to {_fmt(xs[-1])}, throughput changed {change:+.0%} while p50 latency rose {slower:.1f}×")
+                f"from there to {_fmt(xs[-1])}, throughput changed {_pct(change, True)} "
+                f"while p50 latency rose {slower:.1f}×")
 
 
 def compare_prediction(guess, knee: Knee, what: str = "max_concurrency") -> str:
@@ -113,14 +119,20 @@ def safe_concurrency(rpm: float | None, tpm: float | None, tokens_per_request: f
     return max(1, math.floor(min(rates) * latency_s))
 
 
-def burst_verdict(rate: float, p95_constant_s: float, p95_poisson_s: float, tol: float = TOL) -> str:
-    """Constant vs Poisson arrivals at the same rate (lesson 04b), from their p95 E2E latencies."""
+def burst_verdict(rate: float, p95_constant_s: float, p95_poisson_s: float, late_s: float = 0.0) -> str:
+    """Constant vs Poisson arrivals at the same rate (lesson 04b), from their p95 E2E latencies.
+    late_s: how late the later of the two runs sent a request; past 0.1 s of the p95 the client, not
+    the schedule, shaped the tail, and the verdict says so."""
     ratio = p95_poisson_s / p95_constant_s if p95_constant_s > 0 else float("nan")
     if not math.isfinite(ratio):
         return "no p95 to compare (no successful request in one of the runs)"
-    if abs(ratio - 1) <= tol:
-        how = f"within {tol:.0%} of each other"
+    if abs(ratio - 1) <= TOL:
+        how = f"within {_pct(TOL)} of each other"
     else:
         how = f"{ratio:.2f}× the constant schedule's ({'higher' if ratio > 1 else 'lower'})"
-    return (f"at {rate:.3g} requests/s: p95 latency {p95_constant_s:.2f} s with constant gaps, "
-            f"{p95_poisson_s:.2f} s with Poisson gaps: {how}")
+    out = (f"at {rate:.3g} requests/s: p95 latency {p95_constant_s:.2f} s with constant gaps, "
+           f"{p95_poisson_s:.2f} s with Poisson gaps: {how}")
+    if late_s > 0.1 * min(p95_constant_s, p95_poisson_s):
+        out += (f"; but your client sent some requests up to {late_s:.2f} s after their time (a busy CPU), "
+                "so this run can't tell the schedules apart: rerun the cell")
+    return out

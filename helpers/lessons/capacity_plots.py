@@ -22,8 +22,8 @@ def _series(ax, points: dict, marker: str, ls: str, color: str, label: str, fmt)
     thr = [points[x].throughput_rps for x in xs]
     p50 = np.array([points[x].p("E2E") for x in xs])
     p95 = np.array([points[x].p("E2E", 95) for x in xs])
-    ax.plot(thr, p50, marker=marker, ls=ls, color=color, label=f"{label}: p50 E2E")
-    ax.vlines(thr, p50, p95, color=color, alpha=0.5, lw=2, label=f"{label}: p50 to p95")
+    ax.plot(thr, p50, marker=marker, ls=ls, color=color, label=f"{label}: p50 E2E, {MEASURED}")
+    ax.vlines(thr, p50, p95, color=color, alpha=0.5, lw=2, label=f"{label}: p50 up to p95")
     for x, t, y in zip(xs, thr, p50):
         ax.annotate(fmt(x), (t, y), textcoords="offset points", xytext=(4, -11), fontsize=8, color=color)
 
@@ -36,13 +36,13 @@ def curve(sweep: dict, knee: Knee, rates: dict | None = None, rate_knee: Knee | 
     guessed knee, if any, gets a dotted line. predicted: {setting: (answers/s, p50 s)} from the
     latency model, drawn dashed. The title is the knee verdict."""
     fig, ax = new_figure(figsize=(8.5, 5))
-    _series(ax, sweep, "o", "-", PALETTE[2], f"{MEASURED[:-1]}, backend={backend}) max_concurrency",
-            lambda x: f"c={x:g}")
+    _series(ax, sweep, "o", "-", PALETTE[2], "max_concurrency sweep", lambda x: f"c={x:g}")
     if rates:
         _series(ax, rates, "s", "--", PALETTE[0], "constant rate", lambda x: f"{x:.3g}/s")
     if predicted:
         xs = sorted(predicted)
-        ax.plot([predicted[x][0] for x in xs], [predicted[x][1] for x in xs], "k--", lw=1, label=PREDICTED)
+        ax.plot([predicted[x][0] for x in xs], [predicted[x][1] for x in xs], "k--", lw=1,
+                label=f"max_concurrency sweep: p50 E2E, {PREDICTED}")
     if knee.kind == "knee":
         k = sweep[knee.setting]
         ax.plot([k.throughput_rps], [k.p("E2E")], "o", ms=16, mfc="none", mec="black", mew=1.5,
@@ -52,6 +52,8 @@ def curve(sweep: dict, knee: Knee, rates: dict | None = None, rate_knee: Knee | 
                    label=f"your guess (max_concurrency={guess}): its throughput")
     ax.set_xlabel("throughput (answers/s)")
     ax.set_ylabel("latency per request, end to end (s)")
+    if backend:
+        ax.text(0.99, 0.01, f"backend={backend}", transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
     ax.legend(fontsize=8, loc="upper left")

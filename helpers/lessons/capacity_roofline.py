@@ -91,7 +91,7 @@ class Roofline:
         where = ("close to the memory roof: reading the weights is what limits it" if share >= 0.7 else
                  f"well under the memory roof: something else limits it (the lower of the two roofs here "
                  f"is the {'memory' if lower == self.memory_roof else 'compute'} roof, {lower:.0f} tokens/s, "
-                 f"and the measured speed is {self.measured_tokens_per_s / lower:.0%} of it)")
+                 f"and the measured speed is {round(100 * self.measured_tokens_per_s / lower)} % of it)")
         head = self.batch_headroom
         batch = (f"the compute roof is not much above the memory roof ({head:.1f}×): one request already keeps "
                  f"the arithmetic busy, so a batch has almost nothing to share here" if head < 1.5 else
@@ -104,7 +104,8 @@ class Roofline:
             f"arithmetic (numpy float32 matmul on {self.threads} thread{'s' if self.threads > 1 else ''}, as "
             f"llama.cpp uses here): {self.gflop_s:.0f} GFLOP/s -> compute roof "
             f"{self.compute_roof:.0f} tokens/s (2 × {self.parameters / 1e6:.0f}M operations per token)",
-            f"measured decode: {self.measured_tokens_per_s:.0f} tokens/s = {share:.0%} of the memory roof, {where}",
+            f"measured decode: {self.measured_tokens_per_s:.0f} tokens/s = {round(100 * share)} % of the memory roof, "
+            f"{where}",
             f"batching: {batch}"])
 
 

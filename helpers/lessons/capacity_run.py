@@ -277,7 +277,7 @@ def table(points: list[Point], slo: SLO | None = None) -> str:
                f"{p.p('E2E', 95):>8.2f}s{p.p('TTFT'):>9.3f}s{p.p('TPOT') * 1000:>8.1f}ms")
         if slo:
             g = p.goodput(slo)
-            row += f"{g.share:>9.0%}{g.goodput_rps:>11.2f}"
+            row += f"{round(100 * g.share):>7} %{g.goodput_rps:>11.2f}"
         rows.append(row)
     return "\n".join(rows)
 

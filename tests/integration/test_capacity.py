@@ -212,3 +212,24 @@ def test_an_open_loop_point_sends_on_its_schedule(lab_sim):
     assert len(point.ok) == 6
     assert point.scheduled_s == tuple(capacity.arrival_times(40.0, 6, "poisson", seed=1))
     assert all(r.sent_s >= s for r, s in zip(point.records, point.scheduled_s))
+
+
+def test_the_burst_verdict_is_computed_and_flags_a_late_client():
+    from helpers.lessons.capacity_knee import burst_verdict
+    assert "1.50× the constant schedule's (higher)" in burst_verdict(20, 0.6, 0.9)
+    assert "within 10 % of each other" in burst_verdict(20, 0.6, 0.62)
+    assert "can't tell the schedules apart" in burst_verdict(20, 0.6, 0.9, late_s=0.3)
+
+
+LIMITS = {"rpm": 300, "tpm": 24000, "tokens_per_request": 115, "latency_s": 1.46}
+
+
+@pytest.mark.parametrize("answer, words", [
+    (5, None), (304, "divide the limits by 60"), (7, "take the smaller of the two rates"),
+    (584, "divide it by the tokens each request counts"), (6, "Round down"), (2, "Little's law multiplies"),
+    (3, "Not yet: in flight = allowed requests per second"),
+])
+def test_the_safe_concurrency_check_names_each_mistake(answer, words):
+    from helpers.quiz.checks import safe_concurrency as check
+    ok, why = check(answer, LIMITS)
+    assert ok is (words is None) and (words is None or words in why)
