@@ -107,14 +107,18 @@ def warn_tokens_on_argv(argv: list[str]) -> None:
               file=sys.stderr, flush=True)
 
 
-def guard_connections(a: argparse.Namespace, room) -> int:
-    """Raise the file limit, then cap connections below it (see guard.py); returns the cap."""
+def guard_connections(a: argparse.Namespace, room) -> tuple[int, int]:
+    """Raise the file limit, then cap connections below it (see guard.py); returns
+    (cap, backlog). asyncio accepts up to `backlog` connections in one go before the
+    protocol sees any of them, so the cap leaves room for one such burst plus 64 files
+    for the Python process itself."""
     soft, _ = guard.raise_file_limit()
-    cap = min(a.max_connections or 4096, max(16, soft - 64))  # 64 files for logs, the port, ...
+    backlog = min(2048, max(16, (soft - 64) // 4))
+    cap = min(a.max_connections or 4096, max(16, soft - 64 - backlog))
     per_address = getattr(a, "max_connections_per_address", None) if room else None
     guard.LIMITS = guard.Limits(cap, per_address or None)
     guard.HEAD_TIMEOUT_S, guard.BODY_TIMEOUT_S = a.head_timeout, a.body_timeout
-    return cap
+    return cap, backlog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     warn_tokens_on_argv(argv)
     app = create_app(a.profile, a.time_scale, a.seed, **overrides(a))
     room = classroom.enable(app, a)  # None unless there is a class token
-    cap = guard_connections(a, room)
+    cap, backlog = guard_connections(a, room)
     once = guard.install_once_filter()
     # Let uvicorn bind the port itself: with a socket handed in, its connections
     # lacked TCP_NODELAY here, and every keep-alive request waited ~40 ms for a
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(uvicorn.Config(
         app, host=a.host, port=a.port, log_level=a.log_level, access_log=False,
         http=guard.GuardedH11Protocol,   # head/body deadlines, connection caps (guard.py)
-        backlog=2048, limit_concurrency=cap, timeout_keep_alive=30,
+        backlog=backlog, limit_concurrency=cap, timeout_keep_alive=30,
         h11_max_incomplete_event_size=16 * 1024,  # a request head is at most 16 KB
         timeout_graceful_shutdown=SHUTDOWN_S))
 
