@@ -13,6 +13,9 @@ Definitions follow the tools a learner will meet:
   first token"). None when n < 2. Averaged, every request weighs the same: so mean ITL and
   mean TPOT can differ, and both are shown (`mean_itl_s`, `mean_tpot_s`).
 - **E2E**: request sent -> stream ended (vLLM's request latency).
+- Names differ between tools: GuideLLM's per-request `inter_token_latency_ms` is (last - first
+  token) / (n - 1), close to vLLM's TPOT, and its `time_per_output_token_ms` counts from the
+  request's start, so it includes TTFT (guidellm `schemas/request_stats.py`).
 - **Per-request tok/s** = 1 / TPOT, one user's reading speed; **aggregate tok/s** = every
   successful request's output over the window, the server's throughput. They are different
   numbers and are never mixed.
