@@ -3,7 +3,7 @@
 `parse` checks the request's `tools`, `tool_choice` and `response_format` (a SchemaError
 names the bad field, in OpenAI's words); `reply` makes the answer: a JSON text and, for a
 tool call, the call's id and name. The text streams token by token like any answer
-(chat.py): JSON as content deltas, a call as argument fragments.
+(chat.py; the wire shapes are replies.py): JSON as content deltas, a call as argument fragments.
 
 Schemas: the subset of JSON Schema that OpenAI's strict mode allows -- object (properties,
 required, additionalProperties false), string, number, integer, boolean, null, enum, const,
@@ -28,7 +28,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from .tokens import content_text, tokenize
+from .replies import Reply, delta, first_delta, limit, message
+from .tokens import content_text
+
+__all__ = ["parse", "check", "value", "reply", "prompt_tokens", "OutputSpec", "Tool", "SchemaError",
+           "Reply", "limit", "message", "first_delta", "delta"]  # (the last five: replies.py, for chat.py)
 
 ANNOTATIONS = {"title", "description", "default", "examples", "$comment"}
 KEYWORDS = {"type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf",
@@ -61,14 +65,6 @@ class OutputSpec:
     choice: str = "auto"            # "auto", "none", "required" or a tool's name
     format: str = "text"            # "text", "json_object" or "json_schema"
     schema: dict | None = None      # the json_schema's schema
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A structured answer: the JSON text; for a tool call, its id and the tool's name."""
-    json_text: str
-    call_id: str | None = None
-    tool_name: str | None = None
 
 
 def parse(body: dict) -> OutputSpec | None:
@@ -305,34 +301,3 @@ def prompt_tokens(spec: OutputSpec | None, count) -> int:
     tools = sum(count(json.dumps(t.parameters)) + count(t.name) for t in spec.tools)
     return tools + (count(json.dumps(spec.schema)) if spec.schema else 0)
 
-
-def limit(r: Reply, max_tokens: int) -> tuple[list[str], str]:
-    """The reply's tokens, cut at max_tokens (mid-JSON, as a real model's are), and the finish reason."""
-    toks = tokenize(r.json_text)
-    if len(toks) > max_tokens:
-        return toks[:max_tokens], "length"
-    return toks, "tool_calls" if r.call_id else "stop"
-
-
-def message(r: Reply | None, content: str) -> dict:
-    """The non-streamed answer's message: text or JSON content, or a tool call (content null)."""
-    if r is None or r.call_id is None:
-        return {"role": "assistant", "content": content, "refusal": None} if r else {"role": "assistant",
-                                                                                    "content": content}
-    call = {"id": r.call_id, "type": "function", "function": {"name": r.tool_name, "arguments": content}}
-    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
-
-
-def first_delta(r: Reply | None) -> dict:
-    """The stream's first delta (role; for a tool call, OpenAI's header: index, id, type, name, empty arguments)."""
-    if r is None or r.call_id is None:
-        return {"role": "assistant", "content": ""}
-    call = {"index": 0, "id": r.call_id, "type": "function", "function": {"name": r.tool_name, "arguments": ""}}
-    return {"role": "assistant", "content": None, "tool_calls": [call]}
-
-
-def delta(r: Reply | None, token: str) -> dict:
-    """One token's delta: content, or a fragment of the tool call's arguments."""
-    if r is None or r.call_id is None:
-        return {"content": token}
-    return {"tool_calls": [{"index": 0, "function": {"arguments": token}}]}
