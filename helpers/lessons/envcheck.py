@@ -197,13 +197,28 @@ class Report:
                 f"<p><b>{html.escape(self.summary())}</b></p>")
 
 
-def run_checks(timeout_s: float = 10.0) -> tuple[CheckResult, ...]:
-    """Run every check in order: Python, packages, widgets, backend, local model (lesson 00)."""
+def run_checks(timeout_s: float = 10.0, progress: bool = False) -> tuple[CheckResult, ...]:
+    """Run every check in order: Python, packages, widgets, backend, local model (lesson 00).
+    progress=True shows a tqdm bar naming the check that is running; it goes away at the end."""
     pins = pinned_versions()
-    return (check_python(), *(check_package(d, m, pins) for d, m in KEY_PACKAGES),
-            check_widgets(), check_backend(timeout_s=timeout_s), check_local_model())
+    steps = [("Python", check_python),
+             *((dist, lambda d=dist, m=module: check_package(d, m, pins)) for dist, module in KEY_PACKAGES),
+             ("widgets", check_widgets), ("backend", lambda: check_backend(timeout_s=timeout_s)),
+             ("local model", check_local_model)]
+    if not progress:
+        return tuple(check() for _, check in steps)
+    from tqdm.auto import tqdm
+
+    results = []
+    with tqdm(total=len(steps), desc="environment check", unit="check", leave=False) as bar:
+        for name, check in steps:
+            bar.set_description(f"checking {name}")
+            results.append(check())
+            bar.update(1)
+    return tuple(results)
 
 
 def report(timeout_s: float = 10.0) -> Report:
-    """Run all checks and return a `Report`; Jupyter shows it as a table (lesson 00)."""
-    return Report(run_checks(timeout_s))
+    """Run all checks and return a `Report`; Jupyter shows it as a table (lesson 00).
+    While they run (the backend check makes a real call), a bar names the current check."""
+    return Report(run_checks(timeout_s, progress=True))
