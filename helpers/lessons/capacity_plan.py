@@ -58,7 +58,8 @@ class LabPlan:
                 f"{self.max_tokens}-token answer alone: using {self.n_sync} synchronous requests, then "
                 f"max_concurrency {', '.join(map(str, self.concurrencies))} with "
                 f"{', '.join(str(self.n_per_c[c]) for c in self.concurrencies)} requests "
-                f"({self.n_sweep} in all), then {self.seconds_per_rate:g} s of sending per request rate")
+                f"({self.n_sweep} in all), then {len(self.rate_fractions)} request rates with "
+                f"{self.seconds_per_rate:g} s of sending each")
 
 
 def _sizes(seconds_per_request: float, parallel: bool, budget_s: float) -> tuple[int, tuple[int, ...], dict]:
@@ -68,7 +69,7 @@ def _sizes(seconds_per_request: float, parallel: bool, budget_s: float) -> tuple
     for c in CONCURRENCIES:
         n = max(4, 2 * c) if parallel else c
         cost = math.ceil(n / c) * seconds_per_request * (1.3 if parallel else c)   # no gain assumed on one CPU
-        if cs and spent + cost > budget_s:
+        if len(cs) >= 2 and spent + cost > budget_s:   # at least 3 points with the synchronous one
             break
         cs.append(c)
         n_per_c[c] = n
@@ -86,8 +87,12 @@ def plan_lab(llm, backend: str, max_tokens: int = 32, budget_s: float = 14.0) ->
     per = speed.seconds_for(PROMPT_TOKENS, max_tokens)
     parallel = not speed.one_at_a_time
     n_sync, cs, n_per_c = _sizes(per, parallel, budget_s)
+    if parallel:
+        return LabPlan(backend, max_tokens, per, speed.output_tokens_per_s, n_sync, cs, n_per_c,
+                       seconds_per_rate=round(max(0.3, 3 * per), 2))
+    # one request at a time (the local model): two rates, each a few answers long
     return LabPlan(backend, max_tokens, per, speed.output_tokens_per_s, n_sync, cs, n_per_c,
-                   seconds_per_rate=round(max(0.3, 3 * per), 2))
+                   seconds_per_rate=round(max(0.3, 2 * per), 2), rate_fractions=(0.5, 1.0))
 
 
 def _openai_plan(llm, max_tokens: int, budget_s: float) -> LabPlan:
