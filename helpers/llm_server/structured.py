@@ -107,6 +107,7 @@ def _tool(t: object, i: int) -> Tool:
     params = fn.get("parameters")
     params = {"type": "object", "properties": {}} if params in (None, {}) else params
     check(params, bool(fn.get("strict")), f"function '{name}'", f"{where}.function.parameters")
+    _finite(params, f"function '{name}'", f"{where}.function.parameters")
     if params.get("type") != "object":
         raise SchemaError(f"Invalid schema for function '{name}': schema must be a JSON Schema of 'type: \"object\"'"
                           f", got 'type: \"{params.get('type')}\"'.", f"{where}.function.parameters")
@@ -146,6 +147,7 @@ def _response_format(fmt: object) -> tuple[str, dict | None]:
                           "_ or - (at most 64).", "response_format.json_schema.name")
     schema = js.get("schema", {"type": "object", "properties": {}, "additionalProperties": False})
     check(schema, bool(js.get("strict")), f"response_format '{js['name']}'", "response_format")
+    _finite(schema, f"response_format '{js['name']}'", "response_format")
     if schema.get("type") != "object":
         raise SchemaError(f"Invalid schema for response_format '{js['name']}': schema must be a JSON Schema of "
                           f"'type: \"object\"', got 'type: \"{schema.get('type')}\"'.", "response_format", None)
@@ -215,8 +217,17 @@ def _list_or_bad(v: object, ctx: tuple, bad) -> list:
     return v
 
 
+def _finite(schema: dict, where: str, param: str) -> None:
+    try:
+        value(schema, random.Random(0), ["x"], {**schema.get("definitions", {}), **schema.get("$defs", {})})
+    except SchemaError as e:
+        raise SchemaError(f"Invalid schema for {where}: {e.message}.", param, None) from None
+
+
 def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth: int = 0) -> object:
     """A deterministic value valid against `schema` (already `check`ed)."""
+    if depth > MAX_DEPTH * 4:
+        raise SchemaError("it has no finite value (a required field refers back to itself)", "")
     if "$ref" in schema:
         return value(defs[schema["$ref"].split("/")[-1]], rng, words, defs, depth + 1)
     if "const" in schema:
@@ -242,7 +253,7 @@ def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth:
     if kind == "array":
         hi = schema.get("maxItems", max(3, schema.get("minItems", 0)))
         lo = schema.get("minItems", min(1, hi))
-        n = lo if depth >= MAX_DEPTH else rng.randint(lo, max(lo, hi))
+        n = schema.get("minItems", 0) if depth >= MAX_DEPTH else rng.randint(lo, max(lo, hi))
         return [value(schema.get("items", {"type": "string"}), rng, words, defs, depth + 1) for _ in range(n)]
     if kind in ("number", "integer"):
         step = 1 if kind == "integer" else 0.01

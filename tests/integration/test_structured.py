@@ -222,12 +222,18 @@ def test_time_to_first_output_is_the_first_delta_not_the_end(sim, kind):
     runnable = model.bind_tools(TOOLS) if kind == "tool_call" else model.with_structured_output(JokeDict)
     got_output, times, chunks, t0 = threading.Event(), [], [], time.perf_counter()
 
+    errors = []
+
     def consume():
-        for c in runnable.stream("What is the weather in Paris?"):
-            times.append(time.perf_counter() - t0)
-            chunks.append(c)
-            if is_output(c):
-                got_output.set()
+        try:
+            for c in runnable.stream("What is the weather in Paris?"):
+                times.append(time.perf_counter() - t0)
+                chunks.append(c)
+                if is_output(c):
+                    got_output.set()
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+            got_output.set()
 
     th = threading.Thread(target=consume)
     th.start()
@@ -236,6 +242,7 @@ def test_time_to_first_output_is_the_first_delta_not_the_end(sim, kind):
     httpx.post(sim.base_url + "/sim/release", json={"name": name}, timeout=5)
     th.join(30)
     end = time.perf_counter() - t0
+    assert not th.is_alive() and not errors, errors
     record = RequestRecord(0.0, tuple(t for t, c in zip(times, chunks) if is_output(c)), end)
     assert record.ttft_s is not None and record.ttft_s < t_release  # the real first delta
     assert text_only_ttft(times, chunks, end) > t_release            # the old rule: the end of the stream
