@@ -131,7 +131,8 @@ class KneeWidget(ThreadedWidget):
         self.guess = w.Dropdown(options=["no guess", *plan.concurrencies], value="no guess",
                                 description="My knee guess", style={"description_width": "initial"})
         self.button = w.Button(description="Run the concurrency sweep", button_style="primary",
-                               icon="play", tooltip="Send the sweep: each point prints as it lands")
+                               icon="play", tooltip="Send the sweep: each point prints as it lands",
+                               layout=w.Layout(width="auto"))
         self.out = w.Output()
         self.button.on_click(self.out.capture()(self._on_click))
         super().__init__(w.VBox([self.question, w.HBox([self.guess, self.button]), self.out]),

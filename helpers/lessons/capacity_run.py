@@ -217,7 +217,7 @@ def _bar(n: int, profile: str, setting: float):
     from tqdm.auto import tqdm
 
     desc = f"max_concurrency={setting:g}" if profile in ("synchronous", "concurrency") else f"{profile} {setting:.3g}/s"
-    return tqdm(total=n, desc=desc, unit="answer", leave=False)
+    return tqdm(total=n, desc=desc, unit="answer")
 
 
 def rate_run(llm, rate: float, n: int, kind: str = "constant", seed: int = 0, **kw) -> Point:

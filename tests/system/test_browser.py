@@ -21,7 +21,7 @@ import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS, LabServer, LessonPage
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 ARTIFACTS = ROOT / "artifacts" / "browser"
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -179,7 +179,33 @@ def run_the_batch_lab(lp: LessonPage):
     return cell
 
 
-INTERACTIONS = {"02": run_the_race, "03": run_the_batch_lab}
+KNEE_DONE_JS = """cell => {
+  const button = Array.from(cell.querySelectorAll('button'))
+      .find(b => b.innerText.trim() === 'Run the concurrency sweep');
+  const out = Array.from(cell.querySelectorAll('.widget-output')).map(e => e.innerText).join('\\n');
+  const select = cell.querySelector('select');
+  if (!(button && !button.disabled && (out.match(/answered in/g) || []).length >= 2)) return null;
+  return {out, question: Array.from(cell.querySelectorAll('.widget-label')).map(e => e.innerText),
+          selectLabel: select && select.labels && select.labels.length ? select.labels[0].innerText : '',
+          buttonName: button.innerText.trim()};
+}"""
+
+
+def run_the_knee_widget(lp: LessonPage):
+    """04b: the knee widget shows its question and a labelled dropdown; its button runs the sweep,
+    printing each point as it lands, and comes back enabled."""
+    cell, button = lp.cell_with_button("Run the concurrency sweep")
+    assert cell.count(), f"{lp.lesson}: no knee widget (a 'Run the concurrency sweep' button) on the page"
+    button.first.click()
+    done = lp.wait_until("the knee widget's sweep to print its points", lambda: cell.evaluate(KNEE_DONE_JS), 180)
+    where = f"{lp.lesson}, knee widget after clicking Run"
+    assert any("Pick a max_concurrency" in q for q in done["question"]), f"{where}: no visible question: {done}"
+    assert done["selectLabel"].strip() == "My knee guess", f"{where}: the dropdown has no accessible label: {done}"
+    assert "Your guess: no guess" in done["out"], f"{where}: the guess was not echoed: {done['out'][:300]}"
+    return cell
+
+
+INTERACTIONS = {"02": run_the_race, "03": run_the_batch_lab, "04b": run_the_knee_widget}
 # The widget each lesson's screenshot shows, when the lesson has no click of its own (else the quiz).
 SCREENSHOT_OF = {"04": r"mapping_widget\(", "05": r"CostWidget\("}
 
@@ -200,11 +226,11 @@ def test_lesson_runs_in_the_browser(lab, browser, nb_file):
         assert report.widget_cells(), f"{lesson}: no widget at all on the page"
 
         focus = answer_a_quiz(lp)
-        interaction = INTERACTIONS.get(lesson[:2])
+        interaction = INTERACTIONS.get(lesson.split("_")[0])
         if interaction:
             focus = interaction(lp)
         shown = [c.index for c in report.cells if c.widgetViews
-                 and re.search(SCREENSHOT_OF.get(lesson[:2], "^$"), c.source)]
+                 and re.search(SCREENSHOT_OF.get(lesson.split("_")[0], "^$"), c.source)]
         if shown:
             focus = lp.cell(shown[0])
         after = lp.report()   # the clicks must not have left an error anywhere
