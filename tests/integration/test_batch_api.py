@@ -339,3 +339,22 @@ def test_on_openai_nothing_is_sent_without_a_typed_yes(srv):
     with pytest.raises(CourseError, match="Not sent"):
         batch_api.confirm_spend(real, reqs, price, ask=lambda prompt: "y")
     assert batch_api.confirm_spend(real, reqs, price, ask=lambda prompt: " YES ") > 0
+
+
+def test_interactive_requests_never_queue_behind_a_running_batch():
+    s = Server(slots=4)  # batches together may hold 2 of the 4 slots
+    try:
+        bs = [submit(s, [line(i, max_tokens=400) for i in range(100)]) for _ in range(2)]  # 2 x 2 offered
+        wait_for("both batches running", lambda: all(s.client.batches.retrieve(b.id).status == "in_progress"
+                                                     for b in bs))
+        wait_for("batch work in two slots", lambda: httpx.get(s.url + "/sim/stats").json()["busy_slots"] == 2)
+        for _ in range(3):
+            raw = s.client.chat.completions.with_raw_response.create(**line(0)["body"])
+            assert float(raw.headers["x-sim-queue-ms"]) == 0.0
+        assert httpx.get(s.url + "/sim/stats").json()["busy_slots"] <= 2
+        for b in bs:
+            assert s.client.batches.retrieve(b.id).status == "in_progress"
+            s.client.batches.cancel(b.id)
+            assert until(s, b.id).status == "cancelled"
+    finally:
+        s.stop()
