@@ -233,3 +233,29 @@ def test_the_safe_concurrency_check_names_each_mistake(answer, words):
     from helpers.quiz.checks import safe_concurrency as check
     ok, why = check(answer, LIMITS)
     assert ok is (words is None) and (words is None or words in why)
+
+
+def test_on_openai_the_lab_shows_count_and_cost_and_sends_nothing_without_yes(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from helpers.errors import CourseError
+    from helpers.lessons.capacity_plan import plan_lab
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    fake = SimpleNamespace(model_name="gpt-4o-mini")      # no client at all: nothing can be sent
+    with pytest.raises(CourseError, match="Nothing was sent"):
+        plan_lab(fake, "openai")
+    shown = capsys.readouterr().out
+    assert "sends about" in shown and "US$" in shown
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    plan = plan_lab(fake, "openai")
+    assert plan.backend == "openai" and plan.n_sweep > 0
+
+
+def test_the_roofline_reads_its_numbers_and_says_what_limits():
+    from helpers.lessons.capacity_roofline import Roofline, parameters_from_name
+    assert parameters_from_name("SmolLM2-135M-Instruct.Q4_1.gguf") == 135e6
+    r = Roofline("m.gguf", 100.0, 135e6, 10.0, 27.0, 1, 90.0)   # 10 GB/s over 100 MB: 100 tokens/s
+    assert round(r.memory_roof) == 100 and round(r.compute_roof) == 100
+    assert "close to the memory roof" in str(r) and "almost nothing to share" in str(r)
+    slow = Roofline("m.gguf", 100.0, 135e6, 10.0, 2700.0, 4, 20.0)
+    assert "well under the memory roof" in str(slow) and "up to the compute roof" in str(slow)
