@@ -297,4 +297,6 @@ def enable(app, a: argparse.Namespace) -> Classroom | None:
     room = Classroom(app.state.sim, a.class_token, a.dashboard_token, a.max_inflight_per_student, names)
     app.add_middleware(ClassroomGate, room=room)
     app.state.classroom = room
+    from . import board   # the misconception board: its routes sit behind the gate
+    board.install(app, room)
     return room

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from . import render
+from . import render, report
 from .blank import _is_blank
 from .grading import grade
 from .progress import record
@@ -54,6 +54,7 @@ class Question:
         self.attempts += 1
         outcome = "correct" if passed else "incorrect"
         record(self.lesson, self.id, outcome)
+        report.send(self, "check", outcome, answers)   # classroom board only (report.py)
         if not passed:
             return verdict(outcome, f"{why.strip()}\n\nTry again, or ask for a `.hint()`.")
         return verdict(outcome, self.spec["explanation"].strip())
@@ -64,6 +65,7 @@ class Question:
             return verdict("incorrect", f"Type your answer as text. {self._how_to_answer()}")
         self.attempts += 1
         record(self.lesson, self.id, "self_assessed")
+        report.send(self, "check", "self_assessed")   # never the text itself
         points = "\n".join(f"- {p.strip()}" for p in self.spec["compare"])
         return verdict("self_assessed", f"**Your answer:** {' '.join(answers[0].split())}\n\n"
                                         f"**Model answer:** {self.spec['model_answer'].strip()}\n\n"
@@ -75,6 +77,7 @@ class Question:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(hints):
             raise ValueError(f"{self.id!r} has {len(hints)} hint(s): call .hint() or .hint(n) "
                              f"with n from 1 to {len(hints)}.")
+        report.send(self, "hint")
         after = (f"Want another? Call `.hint({n + 1})`." if n < len(hints)
                  else "That was the last hint: `.solution()` shows the answer and why.")
         return Feedback("hint", f"Hint {n} of {len(hints)}", f"{hints[n - 1].strip()}\n\n{after}")

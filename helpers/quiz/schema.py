@@ -4,7 +4,9 @@
 Every question has `id` (lowercase letters, digits and _), `kind`, `prompt`, `explanation`
 (shown with Correct and in the solution) and `hints` (one or more). Each kind adds:
   choice      `choices`: 2-10 of {text, correct, feedback}, exactly one correct; every
-              wrong one has `feedback` saying why (never the answer)
+              wrong one has `feedback` saying why (never the answer), and may name the
+              `misconception` it reveals (a short phrase shown on the classroom board,
+              e.g. "streaming makes the model faster"; never on a correct choice)
   multi       `choices` as above, one or more correct
   numeric     `expected`, `tolerance` ({abs: x} or {rel: x}), `feedback` {low, high}, `unit`
   self_check  `model_answer` and `compare` (points to compare with): never graded
@@ -58,11 +60,14 @@ class Choice(_Strict):
     text: Text
     correct: StrictBool
     feedback: Text | None = None
+    misconception: Annotated[Text, StringConstraints(max_length=80)] | None = None
 
     @model_validator(mode="after")
     def _wrong_says_why(self) -> Choice:
         if not self.correct and self.feedback is None:
             raise ValueError("is a wrong choice without `feedback` saying why")
+        if self.correct and self.misconception is not None:
+            raise ValueError("is a correct choice with a `misconception` (only wrong choices reveal one)")
         return self
 
 
