@@ -184,6 +184,14 @@ def check(schema: object, strict: bool, where: str, param: str) -> None:
                 bad(ctx, f"'{k}' must be a {'whole ' if 'Items' in k else ''}number")
         if "enum" in s and (not isinstance(s["enum"], list) or not s["enum"]):
             bad(ctx, "'enum' must be a non-empty array")
+        if types and not all(_fits(v, types) for v in s.get("enum", []) + ([s["const"]] if "const" in s else [])):
+            bad(ctx, f"'enum' and 'const' values must be of type {types}")
+        for t in {"integer", "number"} & set(types or ()):
+            lo, hi = _bounds(s, t)
+            if (math.ceil(lo) > math.floor(hi)) if t == "integer" else lo > hi:
+                bad(ctx, f"no {t} lies within its minimum and maximum")
+        if s.get("minItems", 0) > s.get("maxItems", math.inf):
+            bad(ctx, "'minItems' is greater than 'maxItems'")
         if types is None and not ({"enum", "const", "anyOf"} & set(s)) and s is not root:
             bad(ctx, "schema must have a 'type' key")
         for i, sub in enumerate(_list_or_bad(s.get("anyOf", []), ctx, bad)):
@@ -215,6 +223,23 @@ def _list_or_bad(v: object, ctx: tuple, bad) -> list:
     if not isinstance(v, list):
         bad(ctx, "'anyOf' must be an array")
     return v
+
+
+def _bounds(schema: dict, kind: str) -> tuple[float, float]:
+    """The range a number or integer may take (defaults 1..100 around any bound given)."""
+    step = 1 if kind == "integer" else 0.01
+    lo = max([schema[k] + d for k, d in (("minimum", 0), ("exclusiveMinimum", step)) if k in schema], default=None)
+    hi = min([schema[k] - d for k, d in (("maximum", 0), ("exclusiveMaximum", step)) if k in schema], default=None)
+    lo = lo if lo is not None else 1 if hi is None else hi - 99
+    return lo, hi if hi is not None else lo + 99
+
+
+_PY = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "null": type(None),
+       "object": dict, "array": list}
+
+
+def _fits(v: object, types: list) -> bool:
+    return any(isinstance(v, _PY[t]) and not (isinstance(v, bool) and t in ("integer", "number")) for t in types)
 
 
 def _finite(schema: dict, where: str, param: str) -> None:
@@ -256,13 +281,9 @@ def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth:
         n = schema.get("minItems", 0) if depth >= MAX_DEPTH else rng.randint(lo, max(lo, hi))
         return [value(schema.get("items", {"type": "string"}), rng, words, defs, depth + 1) for _ in range(n)]
     if kind in ("number", "integer"):
-        step = 1 if kind == "integer" else 0.01
-        lo = max([schema[k] + d for k, d in (("minimum", 0), ("exclusiveMinimum", step)) if k in schema], default=None)
-        hi = min([schema[k] - d for k, d in (("maximum", 0), ("exclusiveMaximum", step)) if k in schema], default=None)
-        lo = lo if lo is not None else 1 if hi is None else hi - 99
-        hi = hi if hi is not None else lo + 99
+        lo, hi = _bounds(schema, kind)
         if kind == "integer":
-            return rng.randint(math.ceil(lo), max(math.ceil(lo), math.floor(hi)))
+            return rng.randint(math.ceil(lo), math.floor(hi))
         return min(hi, max(lo, round(rng.uniform(lo, hi), 2)))
     if kind == "boolean":
         return rng.random() < 0.5

@@ -8,6 +8,8 @@ from typing import Literal
 
 import jsonschema
 import pytest
+from hypothesis import given, reject, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from helpers.llm_server import structured
@@ -109,3 +111,55 @@ def test_a_schema_with_no_finite_value_is_refused():
         structured.parse(body)
     assert e.value.message.startswith("Invalid schema for response_format 'T': it has no finite value")
     assert e.value.param == "response_format"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) |
+                     st.sampled_from(["object", "string", "array", "integer", "null", "#/$defs/a", "function", "a"]),
+                     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+                         st.sampled_from(["type", "properties", "required", "items", "anyOf", "$ref", "$defs", "a",
+                                          "enum", "minItems", "maximum", "function", "name", "parameters",
+                                          "json_schema", "schema", "strict", "additionalProperties"]), kids,
+                         max_size=4), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tools=_json, choice=_json, fmt=_json)
+def test_any_tools_or_format_is_accepted_or_refused_never_crashes(tools, choice, fmt):
+    body = {"messages": [{"role": "user", "content": "json please"}], "tools": tools, "tool_choice": choice,
+            "response_format": fmt}
+    try:
+        spec = structured.parse(body)
+    except structured.SchemaError as e:
+        assert e.message and e.param is not None
+        return
+    if spec is not None:
+        structured.reply(spec, body["messages"], "json please", 0, "A sentence. Another one.")
+
+
+_ENUM = st.lists(st.integers(0, 3) | st.sampled_from(["a", "b"]), min_size=1, max_size=3)
+_BOUNDED = st.fixed_dictionaries({"type": st.just("integer"), "minimum": st.integers(-3, 3),
+                                  "maximum": st.integers(-3, 3)})
+_leaf = (st.fixed_dictionaries({"type": st.sampled_from(["string", "integer", "number", "boolean", "null"])})
+         | st.fixed_dictionaries({"enum": _ENUM}) | _BOUNDED
+         | st.just({"$ref": "#/$defs/d"}) | st.just({"type": ["string", "null"]}) | st.just({"format": "x"}))
+_schema = st.recursive(_leaf, lambda kids: st.fixed_dictionaries({"type": st.just("array"), "items": kids}) |
+                       st.fixed_dictionaries({"anyOf": st.lists(kids, min_size=1, max_size=3)}) |
+                       st.builds(lambda p, n: {"type": "object", "properties": p, "required": list(p)[:n]},
+                                 st.dictionaries(st.sampled_from("abcd"), kids, max_size=3), st.integers(0, 3)),
+                       max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(props=st.dictionaries(st.sampled_from("xyz"), _schema, max_size=3), d=_schema, seed=st.integers(0, 9))
+def test_every_accepted_schema_gets_a_valid_value(props, d, seed):
+    schema = {"type": "object", "properties": props, "$defs": {"d": d}}
+    try:
+        structured.check(schema, False, "response_format 'T'", "response_format")
+        structured._finite(schema, "response_format 'T'", "response_format")
+    except structured.SchemaError:
+        return
+    v = structured.value(schema, random.Random(seed), WORDS, {"d": d})
+    try:
+        jsonschema.validate(v, schema)
+    except RecursionError:  # the checker itself loops on a left-recursive anyOf -> $ref -> anyOf
+        reject()
