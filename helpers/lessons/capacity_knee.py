@@ -119,10 +119,12 @@ def safe_concurrency(rpm: float | None, tpm: float | None, tokens_per_request: f
     return max(1, math.floor(min(rates) * latency_s))
 
 
-def burst_verdict(rate: float, p95_constant_s: float, p95_poisson_s: float, late_s: float = 0.0) -> str:
+def burst_verdict(rate: float, p95_constant_s: float, p95_poisson_s: float, late_s: float = 0.0,
+                  n: int = 20) -> str:
     """Constant vs Poisson arrivals at the same rate (lesson 04b), from their p95 E2E latencies.
     late_s: how late the later of the two runs sent a request; past 0.1 s of the p95 the client, not
-    the schedule, shaped the tail, and the verdict says so."""
+    the schedule, shaped the tail, and the verdict says so. n: answers per run (under 20, a p95 is
+    about the slowest one, and the verdict says that too)."""
     ratio = p95_poisson_s / p95_constant_s if p95_constant_s > 0 else float("nan")
     if not math.isfinite(ratio):
         return "no p95 to compare (no successful request in one of the runs)"
@@ -132,6 +134,8 @@ def burst_verdict(rate: float, p95_constant_s: float, p95_poisson_s: float, late
         how = f"{ratio:.2f}× the constant schedule's ({'higher' if ratio > 1 else 'lower'})"
     out = (f"at {rate:.3g} requests/s: p95 latency {p95_constant_s:.2f} s with constant gaps, "
            f"{p95_poisson_s:.2f} s with Poisson gaps: {how}")
+    if n < 20:
+        out += f" (from {n} answers each: a p95 that is really the slowest one)"
     if late_s > 0.1 * min(p95_constant_s, p95_poisson_s):
         out += (f"; but your client sent some requests up to {late_s:.2f} s after their time (a busy CPU), "
                 "so this run can't tell the schedules apart: rerun the cell")
