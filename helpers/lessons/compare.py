@@ -52,21 +52,35 @@ from .compare_verdicts import (
 from .mapping import MappingResult, MappingWidget, check_mapping, mapping_widget
 from .modes import LOOPS, Tally, batch_job, invoke_loop, stream_loop
 
-__all__ = ["MODES", "MARKERS", "LOOP", "JobPlan", "plan_job", "Spread", "JobRun", "ModeResult", "ModeComparison",
-           "orders", "run_modes", "spread_verdict", "CPU_NOTE", "LOOPS_NOTE", "Lines", "verdicts",
+__all__ = ["MODES", "MARKERS", "LOOP", "JobPlan", "plan_job", "job_seconds", "Spread", "JobRun", "ModeResult",
+           "ModeComparison", "orders", "run_modes", "spread_verdict", "CPU_NOTE", "LOOPS_NOTE", "Lines", "verdicts",
            "guess_vs_measured", "ModeTable", "mode_table", "WAITS", "first_vs_all_done", "waits_per_mode",
            "MappingResult", "check_mapping", "MappingWidget", "mapping_widget", "_s", "_num",
            "invoke_loop", "stream_loop", "batch_job"]
 
 # ---- sizing the job to the backend's speed -----------------------------------------------
 
+def job_seconds(answer_s: float, n_prompts: int, repeats: int, max_concurrency: int = 4) -> tuple[float, float]:
+    """What one `run_modes` call costs, counted in answers of `answer_s` seconds (lesson 04).
+
+    run_modes sends one warm-up request, then per repeat the invoke loop (n answers one after
+    another), the stream loop (n more) and one batch of n. Returns (sooner, cautious): sooner if
+    the server works on up to `max_concurrency` of the batch's requests at once (a hosted model,
+    the simulator), cautious if it answers them one at a time (a small CPU serving them in turn).
+    """
+    rounds = math.ceil(n_prompts / max_concurrency)
+    return (answer_s * (1 + repeats * (2 * n_prompts + rounds)),
+            answer_s * (1 + repeats * 3 * n_prompts))
+
+
 @dataclass(frozen=True)
 class JobPlan:
     """How much work fits the time budget, from one timed answer (lesson 04).
 
-    estimate_s is cautious: each repeat runs the invoke loop and the stream loop
-    (N answers each) and a batch counted as twice as slow as a loop (on a busy CPU
-    the requests in flight can slow each other down that much).
+    parts: the repeats each `run_modes` cell runs (one part: one cell). estimate_s is the
+    cautious time of the whole job, every part's warm-up included (`job_seconds`);
+    `cell_seconds` gives one cell's (sooner, cautious) pair, and `run_modes(..., plan=)`
+    prints it beside the time the cell really took.
     """
 
     n_prompts: int
@@ -75,33 +89,61 @@ class JobPlan:
     estimate_s: float
     n_wanted: int
     budget_s: float
+    parts: tuple[int, ...] = (3,)
+    max_concurrency: int = 4
+
+    def cell_seconds(self, repeats: int, n_prompts: int | None = None,
+                     max_concurrency: int | None = None) -> tuple[float, float]:
+        return job_seconds(self.answer_s, self.n_prompts if n_prompts is None else n_prompts,
+                           repeats, max_concurrency or self.max_concurrency)
+
+    @property
+    def longest_cell(self) -> tuple[float, float]:
+        return self.cell_seconds(max(self.parts))
 
     @property
     def shrunk(self) -> bool:
         return self.n_prompts < self.n_wanted
 
+    @property
+    def fits(self) -> bool:
+        return self.longest_cell[1] <= self.budget_s
+
     def __str__(self) -> str:
+        lo, hi = self.longest_cell
+        cost = f"about {lo:.0f} s" + (f", or {hi:.0f} s if the server answers one request at a time"
+                                      if round(hi) > round(lo) else "")
+        per_cell = ""
+        if len(self.parts) > 1:
+            cost = f"in {len(self.parts)} cells ({' + '.join(map(str, self.parts))} repeats), the longer {cost}"
+            per_cell = " a cell"
+        job = f"{self.n_prompts} prompts × {self.repeats} repeats"
         head = f"one answer took {self.answer_s:.2f} s here"
+        if not self.fits:
+            fewest = "" if self.n_prompts == self.n_wanted else " (the fewest that still compare a loop with a batch)"
+            return (f"{head}: measuring {job}{fewest}, {cost}: over the {self.budget_s:.0f} s budget"
+                    f"{per_cell}, so expect a wait")
         if not self.shrunk:
-            return (f"{head}: measuring all {self.n_prompts} prompts × {self.repeats} repeats, "
-                    f"about {self.estimate_s:.0f} s")
-        full = self.estimate_s * self.n_wanted / self.n_prompts
-        note = (f"{head}, so {self.n_wanted} prompts × {self.repeats} repeats would take about {full:.0f} s: "
-                f"measuring {self.n_prompts} prompts instead (shrunk to fit about {self.budget_s:.0f} s)")
-        if self.estimate_s > self.budget_s * 1.2:
-            note += f"; even this takes about {self.estimate_s:.0f} s, so expect a wait"
-        return note
+            return f"{head}: measuring all {job}, {cost}; budget {self.budget_s:.0f} s{per_cell}"
+        full = sum(job_seconds(self.answer_s, self.n_wanted, r, self.max_concurrency)[1] for r in self.parts)
+        return (f"{head}, so all {self.n_wanted} prompts could take {full:.0f} s: measuring {job}, {cost}; "
+                f"budget {self.budget_s:.0f} s{per_cell}")
 
     __repr__ = __str__
 
 
 def plan_job(answer_s: float, n_max: int, budget_s: float = 60.0, repeats: int = 3,
-             n_min: int = 2) -> JobPlan:
-    """Pick how many prompts to measure so that `repeats` runs of the three modes fit
-    about `budget_s` seconds, given `answer_s`, the measured time of one answer (lesson 04).
+             n_min: int = 2, *, cells: int = 1, max_concurrency: int = 4) -> JobPlan:
+    """Pick how many prompts to measure so that each `run_modes` cell fits about `budget_s`
+    seconds, given `answer_s`, the measured time of one answer (lesson 04).
 
-    Repeats never drop below 3 (a median needs them); the number of prompts shrinks
-    instead, down to n_min. A pure function: the same numbers give the same plan.
+    The time is counted as `run_modes` spends it (`job_seconds`, the cautious figure: a warm-up,
+    then per repeat two loops and a batch answered one request at a time). cells: split the
+    repeats over that many `run_modes` cells (the second one continues the first with `after=`).
+    Repeats never drop below 3 (a median needs them); the number of prompts shrinks instead,
+    down to n_min (two prompts: the least that lets a batch overlap requests). If even that
+    does not fit, the plan says so, with its estimate. A pure function: the same numbers give
+    the same plan.
     """
     if not (isinstance(answer_s, (int, float)) and math.isfinite(answer_s) and answer_s > 0):
         raise ValueError(f"answer_s must be a measured time in seconds > 0, got {answer_s!r}")
@@ -110,9 +152,16 @@ def plan_job(answer_s: float, n_max: int, budget_s: float = 60.0, repeats: int =
     if not (isinstance(budget_s, (int, float)) and budget_s > 0):
         raise ValueError(f"budget_s must be a number of seconds > 0, got {budget_s!r}")
     repeats = max(3, int(repeats))
-    per_prompt = 4 * repeats * answer_s             # invoke + stream + a batch twice as slow as a loop
-    n = max(min(n_min, n_max), min(n_max, int(budget_s // per_prompt)))
-    return JobPlan(n, repeats, float(answer_s), n * per_prompt, n_max, float(budget_s))
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be a whole number >= 1, got {max_concurrency!r}")
+    if isinstance(cells, bool) or not isinstance(cells, int) or not 1 <= cells <= repeats:
+        raise ValueError(f"cells must be a whole number from 1 to {repeats} (the repeats), got {cells!r}")
+    parts = tuple(repeats // cells + (i < repeats % cells) for i in range(cells))
+    longest = lambda n: job_seconds(answer_s, n, max(parts), max_concurrency)[1]  # noqa: E731
+    n = max((k for k in range(1, n_max + 1) if longest(k) <= budget_s), default=0)
+    n = max(n, min(n_min, n_max))
+    total = sum(job_seconds(answer_s, n, r, max_concurrency)[1] for r in parts)
+    return JobPlan(n, repeats, float(answer_s), total, n_max, float(budget_s), parts, max_concurrency)
 
 
 def _check_args(prompts: Any, max_concurrency: Any, repeats: Any) -> tuple[str, ...]:
@@ -127,9 +176,10 @@ def _check_args(prompts: Any, max_concurrency: Any, repeats: Any) -> tuple[str, 
     return tuple(prompts)
 
 
-def orders(repeats: int) -> tuple[tuple[str, ...], ...]:
-    """The order of the modes in each repeat: rotated, so each mode goes first in turn (lesson 04)."""
-    return tuple(MODES[r % 3:] + MODES[:r % 3] for r in range(repeats))
+def orders(repeats: int, start: int = 0) -> tuple[tuple[str, ...], ...]:
+    """The order of the modes in each repeat: rotated, so each mode goes first in turn (lesson 04).
+    start: how many repeats ran before (a cell that continues a comparison keeps rotating)."""
+    return tuple(MODES[r % 3:] + MODES[:r % 3] for r in range(start, start + repeats))
 
 
 def _run(llm, prompts, mode: str, fn: Callable, max_concurrency: int) -> tuple[JobRun, str]:
@@ -153,9 +203,21 @@ def _check_loops(loops: Any) -> tuple[Callable, Callable, Callable]:
     return tuple(loops)
 
 
+def _check_after(after: Any, prompts: tuple[str, ...], max_concurrency: int) -> None:
+    if after is None:
+        return
+    if not isinstance(after, ModeComparison):
+        raise ValueError("after must be the comparison an earlier run_modes cell returned, or None")
+    if after.prompts != prompts or after.max_concurrency != max_concurrency:
+        raise ValueError(f"after= continues a comparison of the same job: {len(after.prompts)} prompts at "
+                         f"max_concurrency={after.max_concurrency}, not {len(prompts)} at {max_concurrency} "
+                         "(start again without after=)")
+
+
 def run_modes(llm, prompts: Sequence[str], max_concurrency: int, *, repeats: int = 3,
               label: str = "", warm_up: bool = True, report: Callable[[str], None] | None = None,
-              loops: Sequence[Callable] | None = None) -> ModeComparison:
+              loops: Sequence[Callable] | None = None, after: ModeComparison | None = None,
+              plan: JobPlan | None = None) -> ModeComparison:
     """Do the same job (answer every prompt) three ways, `repeats` times (lesson 04).
 
     Each repeat runs the invoke loop, the stream loop and one `llm.batch(...)` with
@@ -164,21 +226,37 @@ def run_modes(llm, prompts: Sequence[str], max_concurrency: int, *, repeats: int
     defines; by default the identical ones in `modes`.
     warm_up sends one short untimed request first (it opens the connection).
     report (e.g. `print`) gets one line per repeat. label names the backend.
+    after: a comparison of the same job from an earlier cell; this call adds its repeats
+    to it (the order keeps rotating) and returns the whole. plan: the `JobPlan` this cell
+    follows; report then gets a last line with the time the cell took beside the plan's estimate.
     """
     prompts = _check_args(prompts, max_concurrency, repeats)
+    _check_after(after, prompts, max_concurrency)
+    if plan is not None and not isinstance(plan, JobPlan):
+        raise ValueError("plan must be the JobPlan from compare.plan_job(...), or None")
     fns = dict(zip(MODES, _check_loops(loops)))
     say = report or (lambda line: None)
+    done_before = after.repeats if after else 0
+    t0 = time.perf_counter()
     if warm_up:
         llm.invoke(prompts[0], max_tokens=8)
-    runs: dict[str, list[JobRun]] = {m: [] for m in MODES}
-    sample = ""
-    for i, order in enumerate(orders(repeats)):
+    runs: dict[str, list[JobRun]] = {m: list(getattr(after, m).runs) if after else [] for m in MODES}
+    sample = after.sample_answer if after else ""
+    these = orders(repeats, start=done_before)
+    for i, order in enumerate(these):
         for mode in order:
             run, text = _run(llm, prompts, mode, fns[mode], max_concurrency)
             runs[mode].append(run)
             sample = sample or (text if mode == "invoke" else "")
-        say(f"repeat {i + 1} of {repeats} (order: {', '.join(order)}): all {len(prompts)} answers done in "
+        say(f"repeat {done_before + i + 1} of {done_before + repeats} (order: {', '.join(order)}): "
+            f"all {len(prompts)} answers done in "
             + ", ".join(f"{m} {_s(runs[m][-1].all_done_s)}" for m in MODES))
-    return ModeComparison(label, max_concurrency, prompts,
+    if plan is not None:
+        lo, hi = plan.cell_seconds(repeats, len(prompts), max_concurrency)
+        guess = f"about {lo:.0f} s" + (f" (or {hi:.0f} s one request at a time)" if round(hi) > round(lo) else "")
+        these_n = "this repeat" if repeats == 1 else f"these {repeats} repeats"
+        say(f"{these_n} took {time.perf_counter() - t0:.1f} s, warm-up included; "
+            f"the plan's estimate from one answer of {plan.answer_s:.2f} s: {guess}")
+    return ModeComparison(label or (after.label if after else ""), max_concurrency, prompts,
                           *(ModeResult(m, tuple(runs[m])) for m in MODES),
-                          orders(repeats), sample)
+                          (after.orders if after else ()) + these, sample)

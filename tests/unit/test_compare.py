@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from langchain_core.language_models.fake_chat_models import FakeListChatModel  # noqa: E402
 
 from helpers import ____, chat_model, compare, load_quiz  # noqa: E402
 from helpers.lessons.compare import (  # noqa: E402
@@ -141,20 +142,80 @@ def test_the_notebook_shows_the_code_run_modes_runs():
 
 def test_plan_keeps_the_whole_job_when_it_fits():
     plan = compare.plan_job(0.13, n_max=8, budget_s=60)
-    assert (plan.n_prompts, plan.repeats, plan.shrunk) == (8, 3, False)
-    assert plan.estimate_s == pytest.approx(8 * 12 * 0.13)
-    assert str(plan) == "one answer took 0.13 s here: measuring all 8 prompts × 3 repeats, about 12 s"
+    assert (plan.n_prompts, plan.repeats, plan.shrunk, plan.fits) == (8, 3, False, True)
+    assert plan.estimate_s == pytest.approx(0.13 * (1 + 3 * 3 * 8))   # a warm-up, then 3 × (8 + 8 + 8)
+    assert str(plan) == ("one answer took 0.13 s here: measuring all 8 prompts × 3 repeats, about 7 s, "
+                         "or 9 s if the server answers one request at a time; budget 60 s")
 
 
 def test_plan_shrinks_the_prompts_not_the_repeats_and_says_so():
     plan = compare.plan_job(1.0, n_max=8, budget_s=60)          # a 135M model on a busy CPU
-    assert (plan.n_prompts, plan.repeats, plan.shrunk) == (5, 3, True)
+    assert (plan.n_prompts, plan.repeats, plan.shrunk) == (6, 3, True)
     assert plan.estimate_s <= 60
-    assert "8 prompts × 3 repeats would take about 96 s: measuring 5 prompts instead" in str(plan)
+    assert "so all 8 prompts could take 73 s: measuring 6 prompts × 3 repeats, about 43 s" in str(plan)
     slow = compare.plan_job(10.0, n_max=8, budget_s=60)
     assert (slow.n_prompts, slow.repeats) == (2, 3) and "expect a wait" in str(slow)
     assert compare.plan_job(0.1, n_max=8, repeats=1).repeats == 3
     assert compare.plan_job(5.0, n_max=1).n_prompts == 1
+
+
+@pytest.mark.parametrize("answer_s", [0.05, 0.3, 0.9, 1.0, 1.6, 2.0, 7.0])
+@pytest.mark.parametrize("cells", [1, 2])
+def test_plan_never_goes_over_its_budget_without_saying_so_with_its_estimate(answer_s, cells):
+    # The old plan measured 2 prompts at 0.9 s an answer in about 22 s, over a 20 s budget, and said nothing.
+    plan = compare.plan_job(answer_s, n_max=4, budget_s=20, cells=cells)
+    cautious = max(compare.job_seconds(answer_s, plan.n_prompts, r)[1] for r in plan.parts)
+    if cautious > 20:
+        assert not plan.fits
+        assert "over the 20 s budget" in str(plan) and f"{cautious:.0f} s" in str(plan)
+        assert "\n" not in str(plan)
+    else:
+        assert plan.fits and "over the" not in str(plan)
+        assert plan.n_prompts == 4 or compare.job_seconds(answer_s, plan.n_prompts + 1, max(plan.parts))[1] > 20
+
+
+class _CountingModel(FakeListChatModel):
+    """Answers at once and counts the answers asked for (invoke, stream and each of batch's)."""
+
+    n_answers: int = 0
+
+    def _call(self, *args, **kwargs):
+        self.n_answers += 1
+        return super()._call(*args, **kwargs)
+
+    def _stream(self, *args, **kwargs):
+        self.n_answers += 1
+        yield from super()._stream(*args, **kwargs)
+
+
+def test_the_plan_counts_the_answers_run_modes_really_asks_for():
+    # The old plan counted 4 answers a prompt a repeat (a batch twice a loop) and no warm-up.
+    llm = _CountingModel(responses=["ok"])
+    plan = compare.plan_job(1.0, n_max=3, budget_s=1000)
+    compare.run_modes(llm, ["a", "b", "c"], max_concurrency=1, repeats=plan.repeats)
+    assert plan.estimate_s == pytest.approx(llm.n_answers * 1.0)      # 1 warm-up + 3 × (3 + 3 + 3)
+    sooner, cautious = compare.job_seconds(1.0, 3, 3, max_concurrency=3)  # batch's 3 requests at once
+    assert (sooner, cautious) == (1 + 3 * (3 + 3 + 1), plan.estimate_s)
+
+
+def test_a_second_cell_adds_repeats_to_the_same_comparison_and_reports_its_time():
+    llm = _CountingModel(responses=["ok"])
+    plan = compare.plan_job(0.5, n_max=3, budget_s=100, cells=2)
+    assert plan.parts == (2, 1) and plan.estimate_s == pytest.approx(sum(
+        plan.cell_seconds(r)[1] for r in plan.parts))
+    lines: list[str] = []
+    first = compare.run_modes(llm, ["a", "b"], 2, repeats=plan.parts[0], label="x", report=lines.append, plan=plan)
+    whole = compare.run_modes(llm, ["a", "b"], 2, repeats=plan.parts[1], report=lines.append, plan=plan, after=first)
+    assert whole.repeats == 3 and whole.orders == compare.orders(3) and whole.label == "x"
+    assert all(len(m.runs) == 3 for m in whole.modes) and whole.sample_answer == "ok"
+    assert [ln.split(" (")[0] for ln in lines if ln.startswith("repeat")] == [
+        "repeat 1 of 2", "repeat 2 of 2", "repeat 3 of 3"]
+    assert lines[2].startswith("these 2 repeats took ") and "the plan's estimate" in lines[2]
+    assert lines[4].startswith("this repeat took ")
+    with pytest.raises(ValueError, match="same job"):
+        compare.run_modes(llm, ["a", "b", "c"], 2, repeats=1, after=first)
+    with pytest.raises(ValueError, match="cells must be"):
+        compare.plan_job(1.0, n_max=3, cells=4)
 
 
 @pytest.mark.parametrize("answer_s, n_max, budget_s", [
