@@ -1,4 +1,4 @@
-"""The simulator's schema checker and value generator (helpers/llm_server/structured.py), no server:
+"""The simulator's schema checker and value generator (helpers/llm_server/schemas.py), no server:
 values are valid against the schema (jsonschema checks), deterministic, recursive schemas end,
 Pydantic's schemas are accepted, and bad schemas are refused naming where."""
 import json
@@ -12,15 +12,15 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from helpers.llm_server import structured
+from helpers.llm_server import schemas, structured
 
 WORDS = ["Streaming sends the answer piece by piece.", "The first words arrive early."]
 
 
 def gen(schema, seed=0):
-    structured.check(schema, False, "response_format 'T'", "response_format")
+    schemas.check(schema, False, "response_format 'T'", "response_format")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    return structured.value(schema, random.Random(seed), WORDS, defs)
+    return schemas.value(schema, random.Random(seed), WORDS, defs)
 
 
 class Colour(Enum):
@@ -97,7 +97,7 @@ def test_bounds_and_type_lists():
 ])
 def test_strict_checks_name_where(schema, context):
     with pytest.raises(structured.SchemaError) as e:
-        structured.check(schema, True, "response_format 'T'", "response_format")
+        schemas.check(schema, True, "response_format 'T'", "response_format")
     assert e.value.message.startswith(f"Invalid schema for response_format 'T': In context={context}, ")
     assert e.value.param == "response_format"
 
@@ -154,11 +154,11 @@ _schema = st.recursive(_leaf, lambda kids: st.fixed_dictionaries({"type": st.jus
 def test_every_accepted_schema_gets_a_valid_value(props, d, seed):
     schema = {"type": "object", "properties": props, "$defs": {"d": d}}
     try:
-        structured.check(schema, False, "response_format 'T'", "response_format")
-        structured._finite(schema, "response_format 'T'", "response_format")
+        schemas.check(schema, False, "response_format 'T'", "response_format")
+        schemas.finite(schema, "response_format 'T'", "response_format")
     except structured.SchemaError:
         return
-    v = structured.value(schema, random.Random(seed), WORDS, {"d": d})
+    v = schemas.value(schema, random.Random(seed), WORDS, {"d": d})
     try:
         jsonschema.validate(v, schema)
     except RecursionError:  # the checker itself loops on a left-recursive anyOf -> $ref -> anyOf
