@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..backends.simulator import start_simulator
-from .capacity_run import MAX_REQUESTS, _whole
+from .capacity_run import MAX_REQUESTS, MAX_SECONDS, _whole
 
 RPM, TPM, MAX_TOKENS = 150, 24_000, 200
 FAST_FORWARD = 0.05   # the limited simulator runs 20× faster than LLM_SIM_TIME_SCALE says
@@ -62,12 +62,15 @@ class LimitRun:
 
 
 def run_at(llm, max_concurrency: int, n: int) -> LimitRun:
-    """Send `n` invokes with `max_concurrency` in flight and count the 429s (lesson 04b)."""
+    """Send `n` invokes with `max_concurrency` in flight and count the 429s (lesson 04b).
+    Capped like every lab run: at most MAX_REQUESTS, and none starts after MAX_SECONDS."""
     c = _whole("max_concurrency", max_concurrency, 1, 64)
     n = _whole("n", n, 1, MAX_REQUESTS)
     t0 = time.perf_counter()
 
     def one(_i: int) -> str:
+        if time.perf_counter() - t0 > MAX_SECONDS:
+            return "skipped"
         try:
             llm.invoke(PROMPT)
             return "ok"
@@ -76,7 +79,7 @@ def run_at(llm, max_concurrency: int, n: int) -> LimitRun:
 
     with ThreadPoolExecutor(max_workers=c) as pool:
         outcomes = Counter(pool.map(one, range(n)))
-    return LimitRun(c, n, outcomes["ok"], outcomes["429"], time.perf_counter() - t0)
+    return LimitRun(c, n - outcomes["skipped"], outcomes["ok"], outcomes["429"], time.perf_counter() - t0)
 
 
 def limited_model(server, key: str = "capacity-limits"):
