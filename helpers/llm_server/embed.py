@@ -22,7 +22,7 @@ from .errors import error, rate_limited
 from .state import Simulator
 from .validate import EmbeddingsRequest
 
-MAX_NUMBERS = 262_144   # inputs x dimensions per request: 1 MB of float32 (e.g. 256 x 1024)
+MAX_NUMBERS = 131_072   # inputs x dimensions per request: 512 KB of float32 (e.g. 128 x 1024, 512 x 256)
 _threads: dict[int, anyio.CapacityLimiter] = {}
 
 

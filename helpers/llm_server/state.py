@@ -17,7 +17,7 @@ from . import latency
 from .limits import RateLimiter
 from .metrics import ServerMetrics
 
-EMBED_NUMBERS_PER_MIN = 2_000_000   # embeddings' numbers returned per key per minute (embed.py)
+EMBED_NUMBERS_PER_MIN = 1_000_000   # embeddings' numbers returned per key per minute (embed.py)
 MAX_KEYS = 2000   # per-key rows kept; beyond this, the longest-idle rows with nothing in flight go
 
 # Every attempt the server accepted for work ends as exactly one of
