@@ -18,6 +18,10 @@ A student's GET /v1/sim/stats shows only their own numbers and POST
 /v1/sim/stats/reset zeroes only their own row. The dashboard page (/dashboard)
 holds no data; it polls /v1/sim/classroom, which needs the instructor's token.
 The dashboard's window, data and page are in dashboard.py.
+
+Names (per-address cap, idle expiry, roster, reserved names, failed-login throttle):
+names.py; the instructor lists/removes them at /v1/sim/classroom/names(/remove). A POST
+that changes state must be JSON (a cross-site form cannot send it). CLI: classroom_cli.py.
 """
 from __future__ import annotations
 
@@ -297,6 +301,6 @@ def enable(app, a: argparse.Namespace) -> Classroom | None:
     room = Classroom(app.state.sim, a.class_token, a.dashboard_token, a.max_inflight_per_student, names)
     app.add_middleware(ClassroomGate, room=room)
     app.state.classroom = room
-    from . import board   # the misconception board: its routes sit behind the gate
+    from . import board  # the misconception board: its routes sit behind the gate
     board.install(app, room)
     return room

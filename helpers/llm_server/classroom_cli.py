@@ -77,6 +77,8 @@ def check_args(a: argparse.Namespace) -> str | None:
         a.tpm = DEFAULT_TPM
     if a.max_inflight_per_student is None:
         a.max_inflight_per_student = DEFAULT_MAX_INFLIGHT
+    if a.max_names < 1:
+        return "--max-names must be 1 or more"
     a.roster_names = None
     if a.roster:
         try:
