@@ -5,7 +5,7 @@ Everything here is a thin layer over `helpers.timing.measure_batch`, which runs
 
 - `make_prompts(n)`, `uneven_prompts()`: prompts to send.
 - `run_batch(llm, n_prompts, max_concurrency)`: the plain function behind the lab.
-- `BatchLab(llm)`: sliders, a Run button, a progress bar, the numbers and a timeline.
+- `BatchLab(llm)`: two number boxes, a Run button, a progress bar, the numbers and a timeline.
 - `sweep(...)`, `predict_sweep(...)`, `ratios(...)`: throughput and p95 latency against
   max_concurrency, measured and predicted by the latency model.
 - `progress_bar(total, desc)`: a named tqdm bar and the `on_progress` callback that moves it.
@@ -46,8 +46,8 @@ __all__ = ["PROMPT_RANGE", "CONCURRENCY_RANGE", "TOPICS", "make_prompts", "uneve
            "compare_first_result",
            "first_result_verdict", "first_result_chart"]
 
-PROMPT_RANGE = (4, 64)        # the lab's "prompts" slider
-CONCURRENCY_RANGE = (1, 32)   # the lab's "max_concurrency" slider
+PROMPT_RANGE = (4, 64)        # the lab's "prompts" box
+CONCURRENCY_RANGE = (1, 32)   # the lab's "max_concurrency" box
 TOPICS = ["batching", "streaming", "latency", "throughput", "rate limits", "retries",
           "tokens", "RAG", "embeddings", "timeouts", "caching", "concurrency"]
 
@@ -157,9 +157,14 @@ class BatchLab(ThreadedWidget):
         wide = {"description_width": "initial"}
         lo_n, hi_n = PROMPT_RANGE
         lo_c, hi_c = CONCURRENCY_RANGE
-        self.n_prompts = w.IntSlider(value=n, min=lo_n, max=hi_n, description="prompts", style=wide)
-        self.max_concurrency = w.IntSlider(value=c, min=lo_c, max=hi_c, description="max_concurrency",
-                                          style=wide)
+        # Number boxes, not sliders: a box's label is its accessible name (ipywidgets 8 gives a
+        # slider's handle none), and a keyboard can type any value in range.
+        box = w.Layout(width="190px")
+        self.n_prompts = w.BoundedIntText(value=n, min=lo_n, max=hi_n, description="prompts", style=wide,
+                                          layout=box, tooltip=f"how many prompts, {lo_n} to {hi_n}")
+        self.max_concurrency = w.BoundedIntText(value=c, min=lo_c, max=hi_c, description="max_concurrency",
+                                                style=wide, layout=w.Layout(width="240px"),
+                                                tooltip=f"requests in flight at most, {lo_c} to {hi_c}")
         self.button = w.Button(description="Run batch", button_style="primary", icon="play")
         self.progress = w.IntProgress(value=0, min=0, max=n, description=f"done 0/{n}", style=wide)
         self.numbers = w.HTML("Click <b>Run batch</b>.")

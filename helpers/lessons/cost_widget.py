@@ -1,5 +1,5 @@
 """Lesson 05's monthly bill as a picture and a widget: cost against traffic (no cache, cache,
-Batch API), and sliders that recompute `monthly_cost` and redraw it.
+Batch API), and controls that recompute `monthly_cost` and redraw it.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def plot_monthly(price: Price, requests_per_day: float, prompt_tokens: float, ou
 
 
 class CostWidget:
-    """Lesson 05: sliders for traffic, prompt and output tokens, cache hit rate, a model and
+    """Lesson 05: controls for traffic, prompt and output tokens, cache hit rate, a model and
     the Batch API -> the monthly cost and its plot. The work is `monthly_cost(...)`."""
 
     def __init__(self, prices: PriceTable, requests_per_day: float = 2000, prompt_tokens: int = 1500,
@@ -48,18 +48,21 @@ class CostWidget:
         self.prices, self.result = prices, None
         style = {"description_width": "120px"}
         lay = widgets.Layout(width="420px")
-        # Round steps (1, 2, 5 x 10^k): a log slider would snap 2000 to 1995 in the browser.
+        # Dropdowns and number boxes, not sliders: each label is the control's accessible name
+        # (ipywidgets 8 gives a slider's handle none), and each works with Tab and the keyboard.
+        # Round steps (1, 2, 5 x 10^k) of traffic.
         steps = sorted({m * 10 ** k for k in range(0, 7) for m in (1, 2, 5) if m * 10 ** k <= 1_000_000}
                        | {int(requests_per_day)})
-        self.traffic = widgets.SelectionSlider(options=[(f"{v:,}", v) for v in steps],
-                                               value=int(requests_per_day), description="requests/day",
-                                               style=style, layout=lay)
-        self.prompt = widgets.IntSlider(value=prompt_tokens, min=50, max=8000, step=50,
-                                        description="prompt tokens", style=style, layout=lay)
-        self.output = widgets.IntSlider(value=output_tokens, min=10, max=2000, step=10,
-                                        description="output tokens", style=style, layout=lay)
-        self.cache = widgets.FloatSlider(value=cache_hit_rate, min=0, max=0.95, step=0.05,
-                                         description="cache hit rate", readout_format=".0%", style=style, layout=lay)
+        self.traffic = widgets.Dropdown(options=[(f"{v:,}", v) for v in steps],
+                                        value=int(requests_per_day), description="requests/day",
+                                        style=style, layout=lay)
+        self.prompt = widgets.BoundedIntText(value=prompt_tokens, min=50, max=8000, step=50,
+                                             description="prompt tokens", style=style, layout=lay)
+        self.output = widgets.BoundedIntText(value=output_tokens, min=10, max=2000, step=10,
+                                             description="output tokens", style=style, layout=lay)
+        rates = sorted({round(0.05 * k, 2) for k in range(20)} | {round(cache_hit_rate, 2)})
+        self.cache = widgets.Dropdown(options=[(f"{r:.0%}", r) for r in rates], value=round(cache_hit_rate, 2),
+                                      description="cache hit rate", style=style, layout=lay)
         self.model = widgets.Dropdown(options=prices.models, value=prices.default_model, description="model")
         self.batch = widgets.Checkbox(value=False, description="Batch API (results within hours)",
                                       indent=False, layout=widgets.Layout(width="auto"))

@@ -63,7 +63,9 @@ class MappingWidget(w.VBox):
         self.questions = tuple(questions)
         keys = [k for q in self.questions for k in q.spec["expect"]["answers"]]
         options = [("choose…", ""), ("invoke", "invoke"), ("stream", "stream"), ("batch", "batch")]
-        self.dropdowns = {k: w.Dropdown(options=options, value="", layout=w.Layout(width="100px"))
+        # The scenario is the dropdown's own label (its accessible name), 360 px wide as before.
+        self.dropdowns = {k: w.Dropdown(options=options, value="", description=k,
+                                        style={"description_width": "360px"}, layout=w.Layout(width="470px"))
                           for k in keys}
         self.notes = {k: w.HTML(layout=w.Layout(flex="1 1 0%")) for k in keys}
         self.check_button = w.Button(description="Check", button_style="primary")
@@ -71,8 +73,7 @@ class MappingWidget(w.VBox):
         self.feedback, self._hints_shown = w.HTML(), 0
         self.check_button.on_click(self._on_check)
         self.hint_button.on_click(self._on_hint)
-        rows = [w.HBox([w.Label(k, layout=w.Layout(width="360px")), self.dropdowns[k], self.notes[k]])
-                for k in keys]
+        rows = [w.HBox([self.dropdowns[k], self.notes[k]]) for k in keys]
         super().__init__(rows + [w.HBox([self.check_button, self.hint_button]), self.feedback])
 
     def result(self) -> MappingResult:

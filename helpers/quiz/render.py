@@ -104,9 +104,11 @@ def _entry_widget(question, w):
         ticks = [w.Checkbox(description=text, indent=False, layout=wide) for text, _ in labels]
         return w.VBox(ticks), lambda: [letter for t, (_, letter) in zip(ticks, labels) if t.value] or ____
     elif question.kind == "self_check":
-        box = w.Textarea(placeholder="Type your answer here", layout=w.Layout(width="100%"))
+        box = w.Textarea(placeholder="Type your answer here", description="Your answer",
+                         style={"description_width": "initial"}, layout=w.Layout(width="100%"))
     elif question.kind == "numeric":
-        box = w.Text(placeholder="a number")
+        unit = f" ({question.spec['unit'].strip()})" if question.spec.get("unit", "").strip() else ""
+        box = w.Text(placeholder="a number", description=f"Your answer{unit}", style={"description_width": "initial"})
     else:
         box = w.HTML(md_html(question._how_to_answer()))   # exercises are answered in code
     return box, lambda: box.value
