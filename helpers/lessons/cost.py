@@ -4,7 +4,7 @@
     usd = cost.usage_cost(msg.usage_metadata, prices["gpt-4o-mini"])
     run = cost.run_with_usage(chain, questions, max_concurrency=4)      # -> UsageRun (tokens, seconds)
     bill = cost.monthly_cost(2000, 1500, 200, prices["gpt-4o-mini"], cache_hit_rate=0.3)  # -> MonthlyCost
-    cost.CostWidget(prices)                      # sliders -> monthly cost and a plot
+    cost.CostWidget(prices)                      # controls -> monthly cost and a plot
 
 Providers bill tokens: prompt (input) tokens and completion (output) tokens, each at
 its own price per million. How the answer is delivered (invoke, stream, client-side
