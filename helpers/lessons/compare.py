@@ -94,12 +94,14 @@ class JobPlan:
 
     def cell_seconds(self, repeats: int, n_prompts: int | None = None,
                      max_concurrency: int | None = None) -> tuple[float, float]:
+        """(sooner, cautious) seconds for one `run_modes` cell of `repeats` repeats."""
         return job_seconds(self.answer_s, self.n_prompts if n_prompts is None else n_prompts,
                            repeats, max_concurrency or self.max_concurrency)
 
     @property
-    def longest_cell(self) -> tuple[float, float]:
-        return self.cell_seconds(max(self.parts))
+    def sooner_s(self) -> float:
+        """The whole job if the server works on the batch's requests at once."""
+        return sum(self.cell_seconds(r)[0] for r in self.parts)
 
     @property
     def shrunk(self) -> bool:
@@ -107,35 +109,34 @@ class JobPlan:
 
     @property
     def fits(self) -> bool:
-        return self.longest_cell[1] <= self.budget_s
+        return self.estimate_s <= self.budget_s
 
     def __str__(self) -> str:
-        lo, hi = self.longest_cell
+        lo, hi = self.sooner_s, self.estimate_s
         cost = f"about {lo:.0f} s" + (f", or {hi:.0f} s if the server answers one request at a time"
                                       if round(hi) > round(lo) else "")
-        per_cell = ""
         if len(self.parts) > 1:
-            cost = f"in {len(self.parts)} cells ({' + '.join(map(str, self.parts))} repeats), the longer {cost}"
-            per_cell = " a cell"
+            cost += f", in {len(self.parts)} cells ({' + '.join(map(str, self.parts))} repeats)"
         job = f"{self.n_prompts} prompts × {self.repeats} repeats"
         head = f"one answer took {self.answer_s:.2f} s here"
         if not self.fits:
-            fewest = "" if self.n_prompts == self.n_wanted else " (the fewest that still compare a loop with a batch)"
-            return (f"{head}: measuring {job}{fewest}, {cost}: over the {self.budget_s:.0f} s budget"
-                    f"{per_cell}, so expect a wait")
+            fewest = ("" if self.n_prompts == self.n_wanted else
+                      " (the fewest that still compare a loop with a batch)" if self.n_prompts == 2 else
+                      " (the fewest asked for)")
+            return f"{head}: measuring {job}{fewest}, {cost}: over the {self.budget_s:.0f} s budget, so expect a wait"
         if not self.shrunk:
-            return f"{head}: measuring all {job}, {cost}; budget {self.budget_s:.0f} s{per_cell}"
+            return f"{head}: measuring all {job}, {cost}; budget {self.budget_s:.0f} s"
         full = sum(job_seconds(self.answer_s, self.n_wanted, r, self.max_concurrency)[1] for r in self.parts)
         return (f"{head}, so all {self.n_wanted} prompts could take {full:.0f} s: measuring {job}, {cost}; "
-                f"budget {self.budget_s:.0f} s{per_cell}")
+                f"budget {self.budget_s:.0f} s")
 
     __repr__ = __str__
 
 
 def plan_job(answer_s: float, n_max: int, budget_s: float = 60.0, repeats: int = 3,
              n_min: int = 2, *, cells: int = 1, max_concurrency: int = 4) -> JobPlan:
-    """Pick how many prompts to measure so that each `run_modes` cell fits about `budget_s`
-    seconds, given `answer_s`, the measured time of one answer (lesson 04).
+    """Pick how many prompts to measure so that the whole job fits about `budget_s` seconds,
+    given `answer_s`, the measured time of one answer (lesson 04).
 
     The time is counted as `run_modes` spends it (`job_seconds`, the cautious figure: a warm-up,
     then per repeat two loops and a batch answered one request at a time). cells: split the
@@ -157,11 +158,10 @@ def plan_job(answer_s: float, n_max: int, budget_s: float = 60.0, repeats: int =
     if isinstance(cells, bool) or not isinstance(cells, int) or not 1 <= cells <= repeats:
         raise ValueError(f"cells must be a whole number from 1 to {repeats} (the repeats), got {cells!r}")
     parts = tuple(repeats // cells + (i < repeats % cells) for i in range(cells))
-    longest = lambda n: job_seconds(answer_s, n, max(parts), max_concurrency)[1]  # noqa: E731
-    n = max((k for k in range(1, n_max + 1) if longest(k) <= budget_s), default=0)
+    total = lambda n: sum(job_seconds(answer_s, n, r, max_concurrency)[1] for r in parts)  # noqa: E731
+    n = max((k for k in range(1, n_max + 1) if total(k) <= budget_s), default=0)
     n = max(n, min(n_min, n_max))
-    total = sum(job_seconds(answer_s, n, r, max_concurrency)[1] for r in parts)
-    return JobPlan(n, repeats, float(answer_s), total, n_max, float(budget_s), parts, max_concurrency)
+    return JobPlan(n, repeats, float(answer_s), total(n), n_max, float(budget_s), parts, max_concurrency)
 
 
 def _check_args(prompts: Any, max_concurrency: Any, repeats: Any) -> tuple[str, ...]:

@@ -159,19 +159,27 @@ def test_plan_shrinks_the_prompts_not_the_repeats_and_says_so():
     assert compare.plan_job(5.0, n_max=1).n_prompts == 1
 
 
+def test_a_plan_over_its_budget_says_so_in_one_line_with_its_estimate():
+    # The old plan said nothing when n_min kept the job over budget (here about 40 s against 20 s).
+    plan = compare.plan_job(0.9, n_max=4, budget_s=20, n_min=4)
+    assert plan.n_prompts == 4 and plan.estimate_s > 20
+    assert "over the 20 s budget" in str(plan) and f"{plan.estimate_s:.0f} s" in str(plan)
+    assert "\n" not in str(plan)
+
+
 @pytest.mark.parametrize("answer_s", [0.05, 0.3, 0.9, 1.0, 1.6, 2.0, 7.0])
 @pytest.mark.parametrize("cells", [1, 2])
 def test_plan_never_goes_over_its_budget_without_saying_so_with_its_estimate(answer_s, cells):
-    # The old plan measured 2 prompts at 0.9 s an answer in about 22 s, over a 20 s budget, and said nothing.
     plan = compare.plan_job(answer_s, n_max=4, budget_s=20, cells=cells)
-    cautious = max(compare.job_seconds(answer_s, plan.n_prompts, r)[1] for r in plan.parts)
-    if cautious > 20:
-        assert not plan.fits
-        assert "over the 20 s budget" in str(plan) and f"{cautious:.0f} s" in str(plan)
+    whole = lambda n: sum(compare.job_seconds(answer_s, n, r)[1] for r in plan.parts)  # noqa: E731
+    assert plan.estimate_s == pytest.approx(whole(plan.n_prompts)) and sum(plan.parts) == 3
+    if plan.estimate_s > 20:
+        assert not plan.fits and plan.n_prompts == 2
+        assert "over the 20 s budget" in str(plan) and f"{plan.estimate_s:.0f} s" in str(plan)
         assert "\n" not in str(plan)
     else:
         assert plan.fits and "over the" not in str(plan)
-        assert plan.n_prompts == 4 or compare.job_seconds(answer_s, plan.n_prompts + 1, max(plan.parts))[1] > 20
+        assert plan.n_prompts == 4 or whole(plan.n_prompts + 1) > 20      # the most that fit
 
 
 class _CountingModel(FakeListChatModel):
