@@ -13,6 +13,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
 from ..timing import InvokeResult
 from .style import MODE_COLORS
+from .summary import summarize
 
 WAIT = "#e3e3e3"        # "nothing to show yet"
 QUEUE = "#94a4a2"       # waiting for a free server slot
@@ -133,6 +134,9 @@ def request_flow():
                title_fontsize=9.5)
     fig.suptitle("How a request reaches an LLM, and how the answer comes back", fontsize=13,
                  weight="bold")
+    summarize(fig, "A request goes over HTTP to the server, waits in a queue for a slot, the prompt is read "
+                   "(prefill), then tokens are written one at a time (decode); invoke gets the whole answer at "
+                   "the end, stream gets chunks as they are written, batch sends many requests side by side.")
     return fig, (top, bottom)
 
 
@@ -182,4 +186,10 @@ def invoke_timeline(result: InvokeResult, show_server: bool = False, backend: st
     ax.set_title(title + (f" ({backend})" if backend else ""), fontsize=11)
     if len(rows) == 2:
         fig.legend(loc="outside lower center", ncol=2, fontsize=8.5, frameon=False)
+    s = result.server if len(rows) == 2 else None
+    split = (f" On the server: queue {s.queue_s:.2f} s, overhead {s.overhead_s:.2f} s, reading the prompt "
+             f"{s.prefill_s:.2f} s, generating {max(result.total_s - s.first_token_s, 0.0):.2f} s." if s else "")
+    summarize(fig, f"Nothing on screen for {result.total_s:.2f} s, then the whole answer"
+                   + (f" ({result.completion_tokens} tokens)" if result.completion_tokens else "")
+                   + " at once." + split)
     return fig, ax

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..timing import BatchResult, InvokeResult, StreamResult
 from .style import MEASURED, MODE_COLORS, PREDICTED, new_figure
+from .summary import summarize
 
 
 def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
@@ -28,6 +29,7 @@ def visible_text(invoke: InvokeResult, stream: StreamResult, backend: str = ""):
     ax.set_title("Characters on screen over time: invoke vs stream" + (f" ({backend})" if backend else "")
                  + "\n" + _wrap(stream_verdict(invoke.total_s, stream.ttft_s, stream.total_s), 85), fontsize=10)
     ax.legend(loc="upper left")
+    summarize(fig, stream_verdict(invoke.total_s, stream.ttft_s, stream.total_s) + ".")
     return fig, ax
 
 
@@ -57,6 +59,9 @@ def gantt(batch: BatchResult, title: str | None = None, predicted=None):
            title=title or f"{n} requests, max_concurrency={batch.max_concurrency}: "
                           f"{batch.makespan_s:.2f} s in all")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    summarize(fig, f"{n} requests at max_concurrency={batch.max_concurrency}: the first answer was usable at "
+                   f"{batch.first_result_s:.2f} s, all were done at {batch.makespan_s:.2f} s"
+                   + (f"; {batch.n_errors} failed." if batch.n_errors else "; none failed."))
     return fig, ax
 
 
@@ -86,6 +91,8 @@ def concurrency_sweep(results: dict[int, BatchResult], predicted: dict[int, tupl
     a2.set_title(_wrap(trend_verdict(cs, [results[c].p95_latency_s for c in cs], "measured p95 latency"), 52),
                  fontsize=9.5)
     fig.suptitle("Throughput and latency vs max_concurrency" + (f" ({backend})" if backend else ""))
+    summarize(fig, trend_verdict(cs, [results[c].throughput_rps for c in cs], "measured throughput") + "; "
+              + trend_verdict(cs, [results[c].p95_latency_s for c in cs], "measured p95 latency") + ".")
     return fig, (a1, a2)
 
 
