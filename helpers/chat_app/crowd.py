@@ -192,7 +192,7 @@ def plot_crowd(runs: list[CrowdRun], target_s: float | None = None, backend: str
     """p50 / p95 / p99 time to first text against users per minute (lesson 06). Returns (fig, ax)."""
     import matplotlib.pyplot as plt
 
-    from ..plots import MEASURED, PALETTE, style_axes
+    from ..plots import MEASURED, PALETTE, style_axes, summarize, trend_verdict
 
     fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
     x = [r.users_per_min for r in runs]
@@ -205,6 +205,9 @@ def plot_crowd(runs: list[CrowdRun], target_s: float | None = None, backend: str
            title="How does the tail of the wait grow with traffic?")
     style_axes(ax)
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small")
+    summarize(fig, "users per minute against the time to first text: "
+              + "; ".join(trend_verdict(x, [r.ttft_percentile_s(q) for r in runs], f"p{q}") for q in (50, 95))
+              + (f"; target {target_s:.2f} s" if target_s else "") + ".")
     return fig, ax
 
 

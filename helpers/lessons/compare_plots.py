@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..plots import MODE_COLORS, style_axes
+from ..plots import MODE_COLORS, style_axes, summarize
 from .compare_results import LOOP, MARKERS, MODES, ModeComparison, Spread, _num
 
 
@@ -54,6 +54,9 @@ def first_vs_all_done(*cmps: ModeComparison | None):
         fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small", frameon=False,
                    title="markers: medians; bars: min to max over the repeats", title_fontsize="small")
     fig.suptitle("When does the user see the first text, and when is every answer done?")
+    summarize(fig, " | ".join(f"{_name(c, i)}: " + ", ".join(
+        f"{LOOP[m.mode]} first text {_num(m.first_text.median)} s, all done {_num(m.all_done.median)} s"
+        for m in c.modes) for i, c in enumerate(cmps)) + " (medians).")
     return fig, (np.array(axes) if len(cmps) > 1 else axes[0])
 
 
@@ -84,4 +87,7 @@ def waits_per_mode(*cmps: ModeComparison | None):
                               label=lab) for _, lab, h in WAITS],
                loc="outside lower center", ncols=3, fontsize="small", frameon=False)
     fig.suptitle("How long did the user wait? (bars: median; lines: min to max over the repeats)")
+    summarize(fig, " | ".join(f"{_name(c, i)}: " + ", ".join(
+        f"{LOOP[m.mode]} mean wait per answer {_num(m.mean_wait.median)} s" for m in c.modes)
+        for i, c in enumerate(cmps)) + " (medians).")
     return fig, (np.array(axes) if len(cmps) > 1 else axes[0])

@@ -55,4 +55,6 @@ def first_result_chart(batch: BatchResult, as_completed: BatchResult):
     ax.set_ylim(1.5, -1.1)
     ax.set(xlabel="time since the call (s)", title=first_result_verdict(batch, as_completed))
     ax.legend(loc="upper right", fontsize="small", ncols=2)
+    plots.summarize(fig, first_result_verdict(batch, as_completed) + f"; all done: batch at {batch.makespan_s:.2f} s, "
+                         f"batch_as_completed at {as_completed.makespan_s:.2f} s.")
     return fig, ax

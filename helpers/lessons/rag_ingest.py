@@ -95,15 +95,18 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    from ..plots import MEASURED, PALETTE, style_axes
+    from ..plots import MEASURED, PALETTE, style_axes, summarize, trend_verdict
 
     fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    words = []
     for i, size in enumerate(sorted({r.chunk_size for r in runs})):
         line = sorted((r for r in runs if r.chunk_size == size), key=lambda r: r.max_concurrency)
         ax.plot([r.max_concurrency for r in line], [r.chunks_per_s for r in line],
                 marker="osD^v"[i % 5], ls=["-", "--", ":", "-."][i % 4], lw=2, ms=7,
                 color=PALETTE[[4, 5, 6, 0][i % 4]],
                 label=f"chunk_size={size} ({line[0].n_requests} requests)")
+        words.append(trend_verdict([r.max_concurrency for r in line], [r.chunks_per_s for r in line],
+                                   f"chunk_size={size}: chunks/s"))
     concs = sorted({r.max_concurrency for r in runs})
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -117,4 +120,5 @@ def plot_ingestion(runs: list[IngestionRun], backend: str = ""):
            title=f"Ingestion throughput vs requests in flight, by texts per request "
                  f"({runs[0].n_texts} document chunks)")
     ax.legend(title=MEASURED + (f", {backend}" if backend else ""), fontsize="small", loc="lower right")
+    summarize(fig, "; ".join(words) + ".")
     return fig, ax

@@ -258,4 +258,8 @@ def slots_figure(sweep: SlotsSweep):
     axes[0].set_ylim(0, 1.35 * top)
     fig.suptitle(f"Tokens/s against max_concurrency\nreal SmolLM2 on this CPU, "
                  f"{sweep.repeats} repeats of {sweep.n_prompts} prompts each")
+    plots.summarize(fig, "; ".join(plots.trend_verdict(
+        sorted(c for p, c in sweep.runs if p == n_par),
+        [sweep.median(n_par, c) for c in sorted(c for p, c in sweep.runs if p == n_par)],
+        f"with {n_par} slot{'s' * (n_par != 1)}, median tokens/s") for n_par in n_pars) + ".")
     return fig, axes

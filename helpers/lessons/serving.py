@@ -24,7 +24,7 @@ from ..metrics import (
     sample_caveat,
 )
 from ..metrics_live import StreamRun
-from ..plots import PALETTE, style_axes
+from ..plots import PALETTE, style_axes, summarize
 
 
 def _ms(s: float | None) -> str:
@@ -99,6 +99,9 @@ def timeline(r: RequestRecord, backend: str = ""):
     low.legend(loc="upper left", fontsize=8, frameon=False)
     where = f", backend={backend}" if backend else ""
     top.set_title(f"One measured stream: where TTFT, ITL, TPOT and E2E sit (this run{where})")
+    tpot = f", TPOT {_ms(r.tpot_s)}" if r.tpot_s is not None else ""
+    summarize(fig, f"{len(arrivals)} chunks: TTFT {_ms(ttft)}, E2E {_ms(e2e)}{tpot}; the gaps between chunks "
+                   f"ran from {_ms(min(gaps))} to {_ms(max(gaps))}.")
     return fig, ax
 
 
