@@ -3,6 +3,7 @@ guards the dashboard, 30 students' answers show with the right counts, the instr
 reveals and resets with the keyboard, and both pages meet WCAG AA contrast."""
 import os
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from support.a11y import contrast_failures
 
 from tests.integration.test_classroom import CHROMIUM, CHROMIUM_ARGS, DASH, TOKEN, ClassServer
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)")
 
 
@@ -83,6 +85,8 @@ def test_the_board_shows_the_room_and_the_instructor_hides_reveals_resets(srv, b
     assert "Misconception: .batch() sends one request" in text and "Misconception: batch means a discount" in text
     assert "✓ right answer" in text and "needed a hint: 6 of 30 (20%)" in text
     assert "30 answered" in text and "first try correct: 14" in text
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "artifacts" / "classroom_board.png"), full_page=True)
 
     # keyboard only: Tab to "Hide the results", Enter; the spread disappears, then Space reveals it
     page.locator("body").focus()
