@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 
 from ..plots.style import MEASURED, PALETTE, PREDICTED, new_figure
+from ..plots.summary import summarize
 from .capacity_knee import Knee
 
 
@@ -61,4 +62,5 @@ def curve(sweep: dict, knee: Knee, rates: dict | None = None, rate_knee: Knee | 
     if rate_knee is not None:
         title += f". Constant rates: {rate_knee.verdict}"
     ax.set_title(_wrap(title, 95), fontsize=9)
+    summarize(fig, title + ".")
     return fig, ax
