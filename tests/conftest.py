@@ -80,7 +80,7 @@ def sim_env(monkeypatch, sim):
 
 
 # Markers by where a test lives, so `python course.py test --quick` can leave out the slow parts.
-_BROWSER_FILES = {"test_browser.py", "test_chat_app_browser.py"}
+_BROWSER_FILES = {"test_browser.py", "test_chat_app_browser.py", "test_board_browser.py", "test_keyboard.py"}
 _SLOW_TESTS = {"test_every_notebook_runs_without_showing_the_key",
                "test_course_lab_starts_jupyterlab_as_the_current_user"}
 
