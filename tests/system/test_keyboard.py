@@ -140,6 +140,8 @@ def test_the_batch_lab_by_keyboard(lesson):
     tab_to(lesson, "the Run batch button", button("Run batch"))
     lesson.page.keyboard.press("Space")
     lesson.wait_until("done 6/6", lambda: "done 6/6" in cell.inner_text(), 60, 0.3)
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    cell.screenshot(path=str(ROOT / "artifacts" / "keyboard_batch_lab.png"))
 
 
 def test_the_cost_widget_by_keyboard(lesson):
@@ -150,3 +152,4 @@ def test_the_cost_widget_by_keyboard(lesson):
     lesson.page.keyboard.press("Space")
     lesson.wait_until("a new monthly cost after ticking Batch API",
                       lambda: re.search(r"\$([\d,.]+) per month", cell.inner_text()).group(1) != before, 30, 0.2)
+    cell.screenshot(path=str(ROOT / "artifacts" / "keyboard_cost_widget.png"))
