@@ -41,8 +41,10 @@ class BatchResult:
     Only requests that succeeded count as answers: a request turned away with a
     429 in 0.01 s is not a finished job. So `throughput_rps` (answers per second),
     `tokens_per_s` and the latency percentiles use successful requests only.
-    When some requests failed, that rate is called *goodput*; read it next to
-    `n_errors` (lesson 03).
+    When some requests failed the job is not `complete`: its answers/s is not the
+    rate of the whole job, so read it next to `n_errors` and never compare it with
+    a complete run's (lesson 03). (*Goodput* is something else: requests per second
+    that met a latency objective, `helpers.metrics.goodput`, lesson 04.)
     """
 
     requests: tuple[RequestTiming, ...]
@@ -57,14 +59,14 @@ class BatchResult:
         return sum(r.ok for r in self.requests)
 
     @property
-    def throughput_rps(self) -> float:
-        """Successful answers per second of makespan (goodput when some failed)."""
-        return self.n_ok / self.makespan_s if self.makespan_s > 0 else float("nan")
+    def complete(self) -> bool:
+        """Every prompt came back with an answer: only then is `throughput_rps` the whole job's rate."""
+        return self.n_ok == len(self.requests)
 
     @property
-    def goodput_rps(self) -> float:
-        """The same number as `throughput_rps`, under the name used when there are errors."""
-        return self.throughput_rps
+    def throughput_rps(self) -> float:
+        """Answers per second of makespan, counting only answered requests."""
+        return self.n_ok / self.makespan_s if self.makespan_s > 0 else float("nan")
 
     @property
     def tokens_per_s(self) -> float:

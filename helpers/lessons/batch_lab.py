@@ -83,10 +83,10 @@ def run_batch(llm, n_prompts: int, max_concurrency: int,
 
 
 def _rate(result: BatchResult) -> str:
-    """'4.2 answers/s', or 'goodput 1.1 answers/s (4 of 12 answered)' when some failed."""
-    n = len(result.requests)
-    if result.n_errors:
-        return f"goodput {result.goodput_rps:.1f} answers/s ({result.n_ok} of {n} answered)"
+    """'4.2 answers/s', or '1.1 answers/s, incomplete: 4 of 12 answered' when some failed."""
+    if not result.complete:
+        return (f"{result.throughput_rps:.1f} answers/s, incomplete: "
+                f"{result.n_ok} of {len(result.requests)} answered")
     return f"{result.throughput_rps:.1f} answers/s"
 
 
@@ -97,9 +97,9 @@ def _latency(result: BatchResult) -> str:
 
 
 def summary(result: BatchResult) -> str:
-    """One line of numbers for a batch (lesson 03): makespan, successful answers per second
-    (goodput, when some requests failed) next to the error count, tokens/s and latency of the
-    successful requests."""
+    """One line of numbers for a batch (lesson 03): makespan, answers per second counting only
+    answered requests (flagged incomplete when some failed) next to the error count, tokens/s and
+    latency of the successful requests."""
     return (f"{len(result.requests)} requests at max_concurrency={result.max_concurrency}: "
             f"makespan {result.makespan_s:.2f} s · {_rate(result)} · errors {result.n_errors} · "
             f"{result.tokens_per_s:.0f} tokens/s · {_latency(result)}")
@@ -107,18 +107,21 @@ def summary(result: BatchResult) -> str:
 
 def table(results: dict[int, BatchResult]) -> str:
     """One row per max_concurrency (lesson 03): makespan, answered/sent, errors (429s among
-    them), successful answers per second (goodput) and p95 latency of the successful requests."""
+    them), answers per second counting only answered requests, and p95 latency of the answered
+    requests. A run that left prompts unanswered is marked incomplete: its answers/s is not the
+    whole job's rate, so it must not be compared with a complete run's."""
     if not results:
         raise ValueError("results must hold at least one run, e.g. {4: measure_batch(...)}")
     lines = ["max_concurrency  makespan  answered  errors (429)  answers/s  p95 latency"]
     for c in sorted(results):
         r = results[c]
         p95 = f"{r.p95_latency_s:.2f} s" if r.n_ok else "–"
+        flag = "  incomplete" if not r.complete else ""
         lines.append(f"{c:>15}  {r.makespan_s:>6.2f} s  {r.n_ok:>3} / {len(r.requests):<3}  "
-                     f"{r.n_errors:>6} ({r.n_rate_limited:>2})  {r.throughput_rps:>9.1f}  {p95:>11}")
-    if any(r.n_errors for r in results.values()):
-        lines.append("answers/s counts successful requests only (goodput): a request turned away "
-                     "is not an answer, however fast.")
+                     f"{r.n_errors:>6} ({r.n_rate_limited:>2})  {r.throughput_rps:>9.1f}  {p95:>11}{flag}")
+    if not all(r.complete for r in results.values()):
+        lines.append("answers/s counts answered requests only. An incomplete run left prompts unanswered: "
+                     "its answers/s is not the rate of the whole job, so don't compare it with a complete run.")
     return "\n".join(lines)
 
 

@@ -58,8 +58,9 @@ def progress_bar(total: int, desc: str, unit: str = "request") -> Iterator[Calla
 
 def point_line(c: int, result: BatchResult) -> str:
     """One sweep point in words (lesson 03): what one max_concurrency gave, from the run."""
+    flag = "" if result.complete else " (incomplete: not a whole-job rate)"
     return (f"max_concurrency={c}: {result.n_ok}/{len(result.requests)} answers in {result.makespan_s:.2f} s, "
-            f"{result.goodput_rps:.2f} answers/s, p95 {result.p95_latency_s:.2f} s")
+            f"{result.throughput_rps:.2f} answers/s{flag}, p95 {result.p95_latency_s:.2f} s")
 
 
 def server_profile(server) -> Profile:
@@ -101,8 +102,9 @@ def plateau(results: dict[int, BatchResult], within: float = 0.10) -> int:
     measured in `results` (lesson 03): where throughput stopped rising, in this run."""
     if not results:
         raise ValueError("results must hold at least one run, e.g. batch_lab.sweep(...)")
-    best = max(r.throughput_rps for r in results.values())
-    return min(c for c, r in results.items() if r.throughput_rps >= (1 - within) * best)
+    complete = {c: r for c, r in results.items() if r.complete} or results   # an incomplete job can't win
+    best = max(r.throughput_rps for r in complete.values())
+    return min(c for c, r in complete.items() if r.throughput_rps >= (1 - within) * best)
 
 
 def sweep_verdict(results: dict[int, BatchResult], within: float = 0.10) -> str:
@@ -127,7 +129,11 @@ def sweep_verdict(results: dict[int, BatchResult], within: float = 0.10) -> str:
     words += (f"; p95 latency {p95[first]:.2f} s at {first}, {p95[knee]:.2f} s at {knee}, "
               f"{p95[last]:.2f} s at {last}")
     errors = sum(r.n_errors for r in results.values())
-    return words + (f"; {errors} failed requests (not counted as answers)" if errors else "")
+    incomplete = [c for c in cs if not results[c].complete]
+    if not errors:
+        return words
+    return words + (f"; {errors} failed requests (not counted as answers); incomplete at max_concurrency "
+                    f"{', '.join(map(str, incomplete))}, so those rates are not whole-job rates")
 
 
 def compare_guess(guess, measured: float, what: str, unit: str = "") -> str:

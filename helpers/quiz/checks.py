@@ -179,28 +179,47 @@ def ttft_before_total(ttft_s: Any, total_s: Any, stamps: Any) -> tuple[bool, str
 
 # ---- lesson 03 -----------------------------------------------------------------------------
 
-def best_concurrency(chosen: Any, sweep: Any) -> tuple[bool, str]:
-    """Lesson 03: `chosen` saw no 429 in your `sweep` ({max_concurrency: (makespan_s, n_429)})
+def _is_run(value: Any) -> bool:
+    """A `measure_batch` result (duck-typed, so this module needs no timing import)."""
+    return all(hasattr(value, a) for a in ("makespan_s", "requests", "n_rate_limited", "n_errors"))
+
+
+def best_concurrency(chosen: Any, runs: Any) -> tuple[bool, str]:
+    """Lesson 03: `runs` is {max_concurrency: measure_batch(...)} for the same prompts, measured
+    in this run; the check reads each run's makespan and 429s from it. `chosen` saw no error
     and is within 5% of the fastest setting that saw none."""
-    if not isinstance(sweep, dict) or not sweep:
-        return False, ("Pass your sweep as a dict `{max_concurrency: (makespan_s, n_429)}`, "
-                       "like `{1: (9.8, 0), 4: (2.6, 0)}`.")
-    for key, value in sweep.items():
-        if not (isinstance(value, (tuple, list)) and len(value) == 2 and _positive(value[0])
-                and isinstance(value[1], int) and value[1] >= 0):
-            return False, f"Each entry should be `(makespan_s, n_429)`; look at {key!r}: {value!r}."
-    if chosen not in sweep:
-        return False, f"{chosen!r} isn't a setting you measured: {', '.join(map(repr, sweep))}."
-    clean = [_number(makespan) for makespan, n_429 in sweep.values() if n_429 == 0]
+    if not isinstance(runs, dict) or not runs:
+        return False, ("Pass your runs as a dict `{max_concurrency: measure_batch(...)}`: "
+                       "`.check(chosen, runs)`.")
+    for key, run in runs.items():
+        if not _is_run(run):
+            if isinstance(run, (tuple, list, int, float)):
+                return False, (f"`runs[{key!r}]` is {run!r}: numbers typed in, not a measurement. "
+                               "Store what `measure_batch(...)` returns: the check reads the makespan and "
+                               "the 429s from it, so invented numbers can't pass.")
+            return False, (f"`runs[{key!r}]` is {type(run).__name__}, not a measurement. "
+                           "Store what `measure_batch(...)` returns.")
+        if getattr(run, "max_concurrency", key) != key:
+            return False, (f"`runs[{key!r}]` was measured with max_concurrency={run.max_concurrency}. "
+                           "File each run under the max_concurrency it used.")
+    if len({len(run.requests) for run in runs.values()}) > 1:
+        return False, "Your runs sent different numbers of prompts. Send the same prompts at every setting."
+    if chosen not in runs:
+        return False, f"{chosen!r} isn't a setting you measured: {', '.join(map(repr, runs))}."
+    clean = [run.makespan_s for run in runs.values() if run.n_errors == 0]
     if not clean:
-        return False, "Every setting in your sweep saw a 429. Add smaller `max_concurrency` values."
-    if sweep[chosen][1]:
-        fastest = min(sweep, key=lambda c: _number(sweep[c][0]))
+        return False, "Every setting in your runs saw an error. Add smaller `max_concurrency` values."
+    mine = runs[chosen]
+    if mine.n_rate_limited:
+        fastest = min(runs, key=lambda c: runs[c].makespan_s)
         why = (" It finished fastest only because those requests were turned away at once: "
                "a 429 is not an answer." if chosen == fastest else "")
-        return False, f"At {chosen!r} your run saw {sweep[chosen][1]} 429(s).{why} Pick a setting with none."
-    if _number(sweep[chosen][0]) > 1.05 * min(clean):
-        return False, f"In your sweep, a setting without 429s finished clearly faster than {chosen!r}."
+        return False, f"At {chosen!r} your run saw {mine.n_rate_limited} 429(s).{why} Pick a setting with none."
+    if mine.n_errors:
+        return False, (f"At {chosen!r} {mine.n_errors} request(s) failed. "
+                       "Pick a setting where every prompt was answered.")
+    if mine.makespan_s > 1.05 * min(clean):
+        return False, f"In your runs, a setting without errors finished clearly faster than {chosen!r}."
     return True, ""
 
 

@@ -184,7 +184,8 @@ def test_throughput_counts_successful_requests_only():
     r = made(ok_latency_s=(0.09,) * 4, failed=8, makespan_s=0.09)
     assert r.n_ok == 4 and r.n_errors == 8
     assert r.throughput_rps == pytest.approx(4 / 0.09)          # the old code said 12 / 0.09
-    assert r.goodput_rps == r.throughput_rps
+    assert not r.complete and made(failed=0).complete
+    assert not hasattr(r, "goodput_rps")                        # goodput means lesson 04's SLO rate only
     assert r.tokens_per_s == pytest.approx(4 * 20 / 0.09)       # the failed requests' 7 tokens don't count
 
 
@@ -196,19 +197,32 @@ def test_latency_percentiles_ignore_fast_failures():
     assert nothing.throughput_rps == 0 and math.isnan(nothing.p95_latency_s)
 
 
-def test_summary_and_table_put_goodput_next_to_the_errors():
+def test_summary_and_table_flag_an_incomplete_run_next_to_the_errors():
     r = made(ok_latency_s=(0.09,) * 4, failed=8, makespan_s=0.09)
     line = batch_lab.summary(r)
-    assert "goodput 44.4 answers/s (4 of 12 answered)" in line and "errors 8" in line
+    assert "44.4 answers/s, incomplete: 4 of 12 answered" in line and "errors 8" in line
     assert "133" not in line                                    # 12 / 0.09: failures counted as answers
     clean = made(ok_latency_s=(1.0,) * 4, failed=0)
-    assert "goodput" not in batch_lab.summary(clean) and "4.0 answers/s" in batch_lab.summary(clean)
+    assert "incomplete" not in batch_lab.summary(clean) and "4.0 answers/s" in batch_lab.summary(clean)
     rows = batch_lab.table({8: r, 4: clean}).splitlines()
     assert rows[1].split()[:5] == ["4", "1.00", "s", "4", "/"]  # sorted by max_concurrency
     assert "4 / 12" in rows[2] and "8 ( 8)" in rows[2] and "44.4" in rows[2]
-    assert "goodput" in rows[-1]
+    assert rows[2].endswith("incomplete") and not rows[1].endswith("incomplete")
+    assert "don't compare it with a complete run" in rows[-1]
+    assert "goodput" not in "\n".join(rows) + line             # one meaning course-wide: lesson 04's SLO rate
     nothing = made(ok_latency_s=(), failed=3)
     assert "no successful request" in batch_lab.summary(nothing)
+
+
+def test_an_incomplete_job_cannot_look_faster():
+    """The walkthrough's run: at 16 in flight 4 of 8 answered (41.6/s) beat 4 in flight with 8 of 8."""
+    full = made(ok_latency_s=(0.1, 0.1, 0.1, 0.1, 0.27, 0.27, 0.27, 0.27), failed=0, makespan_s=0.27, c=4)
+    half = made(ok_latency_s=(0.096,) * 4, failed=4, makespan_s=0.096, c=16)
+    runs = {4: full, 16: half}
+    assert half.throughput_rps > full.throughput_rps            # answered/s alone would crown 16
+    assert batch_lab.plateau(runs) == 4                         # the old plateau said 16
+    assert "incomplete at max_concurrency 16" in batch_lab.sweep_verdict(runs)
+    assert "incomplete" in batch_lab.point_line(16, half) and "incomplete" not in batch_lab.point_line(4, full)
 
 
 def sweep_of(rps: dict[int, float], n=32):

@@ -27,7 +27,7 @@ from helpers.lessons.cost import Price, monthly_cost  # noqa: E402
 from helpers.quiz import Feedback, QuizFormatError, ____, lessons, load_quiz, progress_summary, show  # noqa: E402
 from helpers.quiz import progress as progressmod  # noqa: E402
 from helpers.quiz.schema import KINDS  # noqa: E402
-from helpers.timing import InvokeResult  # noqa: E402
+from helpers.timing import BatchResult, InvokeResult, RequestTiming  # noqa: E402
 
 LESSONS = ["00_start_here", "01_invoke", "02_stream", "03_batch",
            "04_latency_vs_throughput", "04b_capacity_lab", "05_rag_and_cost", "06_ship_the_chatbot"]
@@ -95,7 +95,7 @@ def correct_args(question) -> list:
     if question.kind == "numeric":
         return [spec["expected"]]
     runs = {"reply_output_tokens": [9, REPLY], "slowest_prompt": ["detail", RESULTS],
-            "ttft_before_total": [RIGHT_TTFT, RIGHT_TOTAL, STAMPS]}
+            "ttft_before_total": [RIGHT_TTFT, RIGHT_TOTAL, STAMPS], "best_concurrency": [4, RUNS]}
     return runs.get(spec.get("check"), spec.get("example"))
 
 
@@ -489,27 +489,51 @@ def test_ttft_vs_total_on_a_real_simulator_stream(sim):
 # ---- lesson 03: the sweep comes from the lesson's own loop -----------------------------------
 
 CONCURRENCY = load_quiz("03")["best_concurrency"]
-SWEEP = {1: (8.1, 0), 2: (4.2, 0), 4: (2.3, 0), 8: (1.6, 3), 16: (1.2, 9)}
 
 
-@pytest.mark.parametrize("chosen, sweep, outcome, text", [
-    (4, SWEEP, "correct", ""),
-    (4, {**SWEEP, 3: (2.25, 0)}, "correct", ""),           # within 5% of the fastest clean one
-    (2, SWEEP, "incorrect", "finished clearly faster"),
-    (1, SWEEP, "incorrect", "finished clearly faster"),     # "the safest" is not the fastest
-    (16, SWEEP, "incorrect", "a 429 is not an answer"),     # the most concurrency: fastest only by failing
-    (8, SWEEP, "incorrect", "3 429(s)"),
-    (5, SWEEP, "incorrect", "isn't a setting you measured"),
-    ("4", SWEEP, "incorrect", "isn't a setting you measured"),
-    (8, {8: (1.6, 3), 16: (1.2, 9)}, "incorrect", "Every setting"),
-    (4, {4: (2.3, -1)}, "incorrect", "(makespan_s, n_429)"),
-    (4, {4: 2.3}, "incorrect", "(makespan_s, n_429)"),
-    (4, [(2.3, 0)], "incorrect", "Pass your sweep"),
-    (4, {2: ("4.2", 0), 4: ("2.3", 0)}, "correct", ""),
+def batch_run(c: int, makespan_s: float, n_429: int = 0, n_failed: int = 0, n: int = 8) -> BatchResult:
+    """A measure_batch result: `n_429` requests turned away at once, `n_failed` timed out."""
+    errors = ["RateLimitError: 429"] * n_429 + ["APITimeoutError: timed out"] * n_failed
+    reqs = [RequestTiming(i, 0.0, 0.01 if i < len(errors) else makespan_s, i >= len(errors),
+                          errors[i] if i < len(errors) else None, 0 if i < len(errors) else 30)
+            for i in range(n)]
+    return BatchResult(tuple(reqs), c, makespan_s, makespan_s)
+
+
+RUNS = {c: batch_run(c, m, k) for c, m, k in [(1, 8.1, 0), (2, 4.2, 0), (4, 2.3, 0), (8, 1.6, 3), (16, 1.2, 4)]}
+
+
+@pytest.mark.parametrize("chosen, runs, outcome, text", [
+    (4, RUNS, "correct", ""),
+    (4, {**RUNS, 3: batch_run(3, 2.25)}, "correct", ""),           # within 5% of the fastest clean one
+    (2, RUNS, "incorrect", "finished clearly faster"),
+    (1, RUNS, "incorrect", "finished clearly faster"),     # "the safest" is not the fastest
+    (16, RUNS, "incorrect", "a 429 is not an answer"),     # the most concurrency: fastest only by failing
+    (8, RUNS, "incorrect", "3 429(s)"),
+    (5, RUNS, "incorrect", "isn't a setting you measured"),
+    ("4", RUNS, "incorrect", "isn't a setting you measured"),
+    (8, {8: RUNS[8], 16: RUNS[16]}, "incorrect", "Every setting"),
+    (4, {**RUNS, 4: batch_run(4, 2.3, n_failed=1)}, "incorrect", "1 request(s) failed"),
+    (4, {**RUNS, 4: batch_run(8, 2.3)}, "incorrect", "measured with max_concurrency=8"),
+    (4, {**RUNS, 4: batch_run(4, 2.3, n=12)}, "incorrect", "same prompts"),
+    (4, [RUNS[4]], "incorrect", "Pass your runs"),
+    (4, {4: 2.3}, "incorrect", "numbers typed in"),
+    (4, {4: "fast"}, "incorrect", "not a measurement"),
 ])
-def test_best_concurrency_judges_the_learners_sweep(chosen, sweep, outcome, text):
-    feedback = CONCURRENCY.check(chosen, sweep)
+def test_best_concurrency_judges_the_learners_runs(chosen, runs, outcome, text):
+    feedback = CONCURRENCY.check(chosen, runs)
     assert feedback.outcome == outcome and text in feedback.message
+
+
+@pytest.mark.parametrize("invented", [
+    {16: (1.0, 0)},                                        # the walkthrough's planted answer
+    {1: (8.1, 0), 2: (4.2, 0), 4: (2.3, 0), 8: (1.6, 3), 16: (1.0, 0)},
+    {**RUNS, 16: (1.0, 0)},                                # one setting's numbers made up
+])
+def test_best_concurrency_refuses_typed_in_numbers(invented):
+    """The old check trusted typed (makespan, n_429) pairs, so 16 with an invented clean 1.0 s passed."""
+    feedback = CONCURRENCY.check(16, invented)
+    assert feedback.outcome == "incorrect" and "numbers typed in" in feedback.message
 
 
 # ---- lesson 05: the monthly bill and its classic slips --------------------------------------
