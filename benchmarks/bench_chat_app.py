@@ -11,6 +11,10 @@ Rows:
                 app's retrieval (an embeddings request the direct path does not make) and without
                 it (client TTFT minus the app's own sources_s stamp).
   N users, throughput: completion tokens per second with N users at once, app / direct (goal >= 0.8).
+  app to client (ms): lesson 06's gap, the client's first text minus the app's "first text sent"
+                stamp, measured with the clock started before httpx.Client() is built (how
+                measure_app did it: the client's CA-bundle load counted as wait) and after (now),
+                alternating, side by side. `--gap-only` prints just this row.
 Runs alternate (direct, app, direct, app, ...) so drift hits both alike.
 """
 from __future__ import annotations
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import rag  # noqa: E402
 from helpers.backends import SIM_KEY  # noqa: E402
 from helpers.backends.simulator import start_simulator  # noqa: E402
+from helpers.chat_app import crowd as app_crowd  # noqa: E402
 from helpers.chat_app import start_chat_app  # noqa: E402
 from helpers.chat_app.crowd import QUESTIONS  # noqa: E402
 from helpers.chat_app.support import EMBED_URL_ENV, build_support_bot  # noqa: E402
@@ -80,8 +85,40 @@ async def crowd(fn, n: int) -> float:
     return sum(r[2] for r in results) / (time.perf_counter() - t0)
 
 
+def gap_ms(url: str, clock_before_client: bool) -> float:
+    """Lesson 06's "app to client" gap for one answer, in ms; clock_before_client: start the
+    clock before building the httpx client, as measure_app once did."""
+    if not clock_before_client:
+        x = app_crowd.measure_app(url, QUESTIONS[0])
+        return (x.wait_s - x.server["timings"]["ttft_s"]) * 1000
+    t0, seen, first = time.perf_counter(), "", None
+    with httpx.Client(timeout=600) as client, client.stream("POST", url + "api/chat",
+                                                            json={"question": QUESTIONS[0]}) as resp:
+        for text in resp.iter_text():
+            seen += text
+            if first is None and "event: delta" in seen:
+                first = time.perf_counter() - t0
+    done = json.loads(seen.rsplit("event: done\ndata: ", 1)[1].split("\n", 1)[0])
+    return (first - done["timings"]["ttft_s"]) * 1000
+
+
+def print_gap(app, repeats: int) -> None:
+    gap_ms(app.url, False)   # warm-up
+    before, after = [], []
+    for _ in range(repeats):   # alternate, so load drift hits both alike
+        before.append(gap_ms(app.url, True))
+        after.append(gap_ms(app.url, False))
+    fmt = " ".join
+    print(f"app to client (ms, median of {repeats}): clock before httpx.Client() {statistics.median(before):.1f} "
+          f"[{fmt(f'{v:.0f}' for v in before)}] | clock after it (measure_app now) {statistics.median(after):.1f} "
+          f"[{fmt(f'{v:.1f}' for v in after)}]")
+
+
 async def main(a) -> None:
     sim = start_simulator(time_scale=a.time_scale, seed=0)
+    if a.gap_only:
+        print_gap(start_chat_app(server=sim, max_tokens=MAX_TOKENS, deadline_s=600, timeout_s=600), a.repeats)
+        return
     os.environ[EMBED_URL_ENV] = sim.base_url
     os.environ.update(LLM_BACKEND="compatible", LLM_BASE_URL=sim.base_url, LLM_MODEL="sim", LLM_API_KEY=SIM_KEY)
     bot = build_support_bot(max_tokens=MAX_TOKENS)
@@ -112,6 +149,7 @@ async def main(a) -> None:
     print(f"|{'-' * 46}|{'-' * 11}|{'-' * 11}|{'-' * 12}|---------|")
     for name, app_v, direct_v, goal in rows:
         print(f"| {name:<44} | {app_v:9.3f} | {direct_v:9.3f} | {app_v / direct_v:10.2f} | {goal} |")
+    print_gap(app, a.repeats)
 
 
 if __name__ == "__main__":
@@ -119,4 +157,5 @@ if __name__ == "__main__":
     ap.add_argument("--time-scale", type=float, default=1.0)
     ap.add_argument("--users", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--gap-only", action="store_true", help="print only lesson 06's app-to-client gap row")
     asyncio.run(main(ap.parse_args()))
