@@ -486,6 +486,15 @@ def test_ttft_vs_total_on_a_real_simulator_stream(sim):
     assert "Subtract `t0`" in TTFT.check(right, time.perf_counter(), stamps).message
 
 
+def test_invoke_drawback_says_about_the_same_speed():
+    """Lesson 02 measures small differences between invoke and stream: never "the same speed"."""
+    q = load_quiz("01")["invoke_drawback"]
+    slower = q.letters()[[c["text"].startswith("The model writes the answer more slowly")
+                          for c in q.spec["choices"]].index(True)]
+    message = q.check(slower).message
+    assert "about the same speed (lesson 02 measures it)" in message and "at the same speed" not in message
+
+
 # ---- lesson 03: the sweep comes from the lesson's own loop -----------------------------------
 
 CONCURRENCY = load_quiz("03")["best_concurrency"]
