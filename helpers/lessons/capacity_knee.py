@@ -81,11 +81,18 @@ def find_knee(settings, throughputs, latencies, what: str = "setting", unit: str
         return Knee(None, "flat", None, None,
                     f"no knee: from {what}={_fmt(xs[0])} to {_fmt(xs[-1])}, no step raised throughput by more "
                     f"than {_pct(tol)} at a fair latency cost (best {ts[top]:.3g} {unit} at {_fmt(xs[top])})")
-    change, slower = ts[-1] / ts[k] - 1, ls[-1] / ls[k]
+    change, rise = ts[-1] / ts[k] - 1, ls[-1] / ls[k] - 1
+    # by the rule, the step from the knee to the last point does not pay: either throughput rose
+    # by no more than `tol`, or it rose by a smaller fraction than latency did
+    if change > tol:
+        past = (f"throughput grew {_pct(change, True)}, less than p50 latency did ({_pct(rise, True)}, "
+                f"{ls[-1] / ls[k]:.1f}×)")
+    else:
+        past = (f"throughput changed {_pct(change, True)} (not more than {_pct(tol)}) while p50 latency "
+                f"changed {_pct(rise, True)}")
     return Knee(k, "knee", xs[k], ts[k],
                 f"knee at {what}={_fmt(xs[k])}: {ts[k]:.3g} {unit}, {ts[k] / ts[0]:.1f}× the first point; "
-                f"from there to {_fmt(xs[-1])}, throughput changed {_pct(change, True)} "
-                f"while p50 latency rose {slower:.1f}×")
+                f"from there to {_fmt(xs[-1])}, {past}")
 
 
 def compare_prediction(guess, knee: Knee, what: str = "max_concurrency") -> str:

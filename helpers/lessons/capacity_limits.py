@@ -89,14 +89,49 @@ def limited_model(server, key: str = "capacity-limits"):
     return chat_model(server=server, api_key=key, max_tokens=MAX_TOKENS, max_retries=0, timeout=30)
 
 
+def limits_verdict(runs: list[LimitRun], limit_rps: float, per_window: int, window_s: float) -> str:
+    """What the runs at the safe value and at twice it show (lesson 04b), computed from their counts.
+    limit_rps: the requests/s the binding limit allows on the server's clock in real seconds
+    (`per_window` requests per `window_s`). A run that sent no faster than that cannot meet the limit,
+    so its lack of 429s shows nothing, and the verdict says so."""
+    safe, double = runs
+    parts = [f"{safe.max_concurrency} in flight got {safe.n_429} 429s of {safe.n_sent}"]
+    rate = double.n_sent / double.seconds if double.seconds > 0 else 0.0
+    if double.n_429:
+        parts.append(f"twice the safe value ({double.max_concurrency} in flight) got {double.n_429} 429s of "
+                     f"{double.n_sent}, sending {rate:.0f} requests/s against the limit's {limit_rps:.0f}/s")
+    elif rate <= limit_rps:
+        parts.append(f"this run sent too slowly to reach the limit: {rate:.0f} requests/s at "
+                     f"{double.max_concurrency} in flight vs the limit's {limit_rps:.0f}/s, "
+                     "so it shows nothing about the limit")
+    else:
+        parts.append(f"twice the safe value sent {rate:.0f} requests/s, above the limit's {limit_rps:.0f}/s, "
+                     f"yet no window of {window_s:.2f} s held more than {per_window} of its requests: no 429")
+    return "; ".join(parts)
+
+
 def check_against_limits(server, safe: int, limits: dict) -> list[LimitRun]:
-    """Run at `safe` and at twice it, each with its own API key (its own fresh window), each
-    sending about 1.3 windows' worth of the requests the limits allow."""
+    """Measure how fast this client sends at twice `safe`, then run at `safe` and at twice it, each
+    with its own API key (its own fresh window), and print a verdict computed from the runs.
+
+    The probe sends half a window's worth on a fresh key (no 429 is possible), so its rate is what
+    the client can send at twice `safe`. Each run then sends 1.3 windows' worth of what the limits
+    allow when the client can outrun the limit, else 1.3 windows' worth of what the client can
+    send (more would take longer and show nothing more)."""
     safe = _whole("safe", safe, 1, 32)
     per_window = min(limits["rpm"], limits["tpm"] // limits["tokens_per_request"])
-    n = min(MAX_REQUESTS, round(1.3 * per_window))
+    window_s = 60 * server.time_scale            # the limit's one minute, in real seconds
+    limit_rps = per_window / window_s
+    probe = run_at(limited_model(server, f"probe-{time.monotonic_ns()}"), 2 * safe,
+                   max(2 * safe, min(per_window // 2, 4 * 2 * safe)))
+    client_rps = probe.n_sent / probe.seconds
+    print(f"this client sent {client_rps:.0f} requests/s with {2 * safe} in flight (a short probe on its own key); "
+          f"the limit allows {limit_rps:.0f}/s ({per_window} requests per {window_s:.2f} s window)", flush=True)
+    n = round(1.3 * per_window) if client_rps > limit_rps else round(1.3 * window_s * client_rps)
+    n = min(MAX_REQUESTS, max(2 * safe, n))
     runs = []
     for c in (safe, 2 * safe):
         runs.append(run_at(limited_model(server, f"check-{c}-{time.monotonic_ns()}"), c, n))
         print(runs[-1], flush=True)
+    print(limits_verdict(runs, limit_rps, per_window, window_s))
     return runs
