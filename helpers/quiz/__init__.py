@@ -18,7 +18,7 @@ Where a change goes (for course authors):
   model.py       Question, Quiz, load_quiz         grading.py  how each kind is judged
   checks.py      named checks that judge a run     render.py   Feedback reprs and widgets
   progress.py    the progress record               validation.py  one-line errors for a bad bank
-  blank.py       the `____` placeholder
+  blank.py       the `____` placeholder             report.py   checks on the classroom board (opt-out)
 """
 from .blank import ____, _Blank, _is_blank  # noqa: F401 -- lessons/compare.py and batch_lab.py use them
 from .model import Question, Quiz, lessons, load_quiz, show
