@@ -134,3 +134,78 @@ def test_a_one_slot_gain_above_the_ideal_is_explained_not_left_contradicting_it(
     sw = made_sweep({(1, 1): [8.0, 9.0, 8.5], (1, 4): [11.0, 11.5, 10.5]})
     line = sw.verdict().splitlines()[0]
     assert "ideal batching: at most 1x" in line and "faster in every repeat, although one slot cannot batch" in line
+
+
+class _Clock:
+    """A fake perf_counter: the fake servers and requests move it, so no test waits on a real clock."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def _fake_machine(monkeypatch, tmp_path, start_s: float, seconds_per_request: float):
+    from helpers import local_model
+
+    clock, started = _Clock(), []
+    monkeypatch.setattr(server_batching, "time", clock)
+    monkeypatch.setattr(server_batching, "_COLD_START_S", [0.0])
+
+    def start(n_parallel):
+        clock.now += start_s
+        started.append(n_parallel)
+        return _Srv(n_parallel)
+
+    def measure(llm, prompts, c):               # no gain from batching: each request costs the same
+        clock.now += len(prompts) * seconds_per_request
+        return fake(10 / seconds_per_request, n=len(prompts), tokens=10)
+
+    monkeypatch.setattr(local_model, "start_local_server", start)
+    monkeypatch.setattr(server_batching, "measure_batch", measure)
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"x" * 1000)
+    monkeypatch.setattr(local_model, "gguf_path", lambda: weights)
+    return started
+
+
+def test_sizing_counts_the_fixed_time_of_the_cell():
+    n, est, notes = server_batching._size(0.3, 2, 3, 12.0, 4, 8, fixed_s=6.0)
+    assert n == 4 and est == pytest.approx(6 + 2 * 3 * 4 * 0.3) and "over the budget" in notes[0]
+    assert "needs about 13 s" in notes[0]
+    n, est, notes = server_batching._size(0.1, 2, 3, 12.0, 4, 8, fixed_s=6.0)
+    assert n == 8 and est == pytest.approx(6 + 2 * 3 * 8 * 0.1) and notes == ()
+
+
+def test_the_estimate_is_the_whole_cell_and_matches_what_it_does(monkeypatch, tmp_path):
+    """Server starts and warm-ups are part of the estimate (the old one counted only the runs)."""
+    started = _fake_machine(monkeypatch, tmp_path, start_s=4.0, seconds_per_request=0.3)
+    sw = server_batching.local_slots_sweep(n_parallels=(4,), concurrencies=(1, 4), repeats=3, budget_s=20,
+                                           progress=False)
+    assert started == [4] and sw.n_prompts == 8                       # 15.4 s left after 4.6 s of start-up
+    assert sw.estimate_s == pytest.approx(sw.total_s, abs=0.01) and sw.total_s <= 20
+    assert sw.total_s == pytest.approx(4 + 0.3 * 2 + 2 * 3 * 8 * 0.3)      # start, warm-up + alone, runs
+    assert f"this cell took {sw.total_s:.0f} s (estimated {sw.estimate_s:.0f} s)" in sw.plan()
+
+
+def test_the_control_runs_in_a_second_cell_with_the_same_size(monkeypatch, tmp_path):
+    started = _fake_machine(monkeypatch, tmp_path, start_s=3.0, seconds_per_request=0.3)
+    first = server_batching.local_slots_sweep(n_parallels=(4,), budget_s=20, progress=False)
+    both = server_batching.local_slots_sweep(n_parallels=(1,), budget_s=20, progress=False, after=first)
+    assert started == [4, 1] and set(both.runs) == {(4, 1), (4, 4), (1, 1), (1, 4)}
+    assert both.n_prompts == first.n_prompts and both.repeats == 3 and both.timeout_s == first.timeout_s
+    assert both.runs[4, 4] == first.runs[4, 4]                              # the first cell's runs kept
+    assert both.estimate_s == pytest.approx(both.total_s, abs=0.01)
+    assert both.plan().startswith("added: 2 settings (1 slot, 1 in flight, 1 slot, 4 in flight)")
+    assert len(server_batching.slots_figure(both)[1]) == 2
+
+
+def test_a_control_that_cannot_fit_is_left_out_with_its_estimate(monkeypatch, tmp_path):
+    started = _fake_machine(monkeypatch, tmp_path, start_s=5.0, seconds_per_request=1.5)
+    first = server_batching.local_slots_sweep(n_parallels=(4,), budget_s=20, progress=False)
+    assert "over the budget: even the smallest useful sweep" in first.plan()          # said, with its estimate
+    assert f"needs about {first.estimate_s:.0f} s" in first.plan()
+    both = server_batching.local_slots_sweep(n_parallels=(1,), budget_s=20, progress=False, after=first)
+    assert started == [4] and set(both.runs) == set(first.runs)
+    assert both.plan().startswith("left out: the 1-slot server would take about 42 s here")   # 6.5 s start + 24 x 1.5 s
