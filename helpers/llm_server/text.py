@@ -7,7 +7,9 @@ otherwise. The same prompt and seed always give the same answer.
 
 It honours the simplest length instructions in the last user message: "in N
 words" (exactly N words; N as digits or one..twenty), "in N sentences", "one
-sentence" / "in one line", "briefly" / "short", "in detail". A max_tokens cut
+sentence" / "in one line", "briefly" / "short", "in detail". "In N words" is made of
+whole sentences (short fillers close the count); when even the first sentence is longer
+than N, it is that sentence's first N words, with no full stop added. A max_tokens cut
 ends at the last whole sentence that fits, or at a whole word when none does.
 
 Tokens (the counting rule, the max_tokens cut) are in tokens.py; the names
@@ -155,31 +157,49 @@ def _pool(first: list[str], rng: random.Random):
         more = rng.sample(GENERIC_SENTENCES, k=len(GENERIC_SENTENCES)) + extra
 
 
-def _trim(sentence: str, n_words: int) -> str:
-    """The first n_words words of a sentence, ended with a full stop."""
-    words = sentence.split()[:n_words]
-    words[-1] = words[-1].rstrip(",;:.!?/") or words[-1]
-    return " ".join(words) + "."
+# Short whole sentences that fill what is left of "in N words" when no answer sentence does
+# (2 to 5 words: any remainder of 2 or more is a sum of them).
+FILLERS = {2: ["Measure first.", "Then compare.", "Start small."],
+           3: ["Keep it simple.", "Time each step.", "Check the usage."],
+           4: ["Measure before you guess."], 5: ["Write your guess down first."]}
+
+
+def _first_words(text: str, n_words: int) -> str:
+    """The first n_words words of a text, ended on a whole word; no full stop is invented."""
+    return " ".join(text.split()[:n_words]).rstrip(",;:(-/\"'")
+
+
+def _fill(left: int, rng: random.Random) -> list[str]:
+    """Short whole sentences adding up to exactly `left` (>= 2) words, never one twice in a row."""
+    out: list[str] = []
+    while left > 0:
+        k = left if left <= 5 else 3
+        choices = [s for s in FILLERS[k] if not out or s != out[-1]]
+        out.append(rng.choice(choices))
+        left -= k
+    return out
 
 
 def _exactly_words(first: list[str], n: int, rng: random.Random) -> str:
-    """Whole sentences adding up to exactly n words when the pool allows, else a trimmed last one."""
-    if n < len(first[0].split()):  # too short for the first sentence: its first n words stay on topic
-        return _trim(first[0], n)
+    """Whole sentences adding up to exactly n words: the answer's, then the course's, then short
+    fillers. When the first sentence alone is longer than n, its first n words (no full stop)."""
+    if n < len(first[0].split()):
+        return _first_words(first[0], n)
     out, left, misses = [], n, 0
     for s in _pool(first, rng):
         k = len(s.split())
-        if k <= left and (not out or s != out[-1]):
+        if (k == left or k <= left - 2) and (not out or s != out[-1]):  # never leave 1 word to fill
             out.append(s)
             left, misses = left - k, 0
-        elif out and s != out[-1] and (left < 4 or misses > 60):
-            out.append(_trim(s, left))  # a remainder no whole sentence fills
-            left = 0
         else:
             misses += 1
         if left == 0:
             return " ".join(out)
-    raise AssertionError("unreachable: the pool never ends")
+        if misses > 60 or (out and left <= 5 and misses > 12):
+            break
+    if not out:   # no answer sentence fits with a remainder >= 2: whole words, no invented stop
+        return _first_words(" ".join(first), n)
+    return " ".join(out + _fill(left, rng))
 
 
 def _at_least_tokens(first: list[str], n: int, rng: random.Random) -> str:
