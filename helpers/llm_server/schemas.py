@@ -9,7 +9,7 @@ wrong type, or a schema with no finite value is refused (SchemaError, a 400). Wi
 every object must list every property in `required` and set additionalProperties false, as
 OpenAI checks.
 
-Values: strings are the first words of a sentence from `words`; numbers within the bounds
+Values: strings are whole sentences from `words` (never cut mid-phrase); numbers within the bounds
 (1..100 by default); arrays 1..3 items unless bounded; optional fields (anyOf [X, null]) get
 an X. Recursive schemas end: past MAX_DEPTH, arrays are empty and anyOf avoids $ref.
 """
@@ -170,5 +170,12 @@ def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth:
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "string":
-        return " ".join(rng.choice(words).split()[:rng.randint(4, 9)]).rstrip(" ,;:.") or "simulated"
+        return rng.choice(_whole(words))
     return None
+
+
+def _whole(words: list[str]) -> list[str]:
+    """The whole sentences among `words` (those ending in . ! or ?), else the answer's words
+    joined (an answer cut to N words ends without a stop), else "simulated"."""
+    whole = [w.strip() for w in words if w.strip().endswith((".", "!", "?"))]
+    return whole or [" ".join(w.strip() for w in words if w.strip()) or "simulated"]

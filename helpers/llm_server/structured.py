@@ -139,7 +139,7 @@ def _response_format(fmt: object) -> tuple[str, dict | None]:
 def reply(spec: OutputSpec, messages: list[dict], prompt: str, seed: int, answer_text: str) -> Reply | None:
     """The structured answer to a request, or None when the answer is plain text."""
     rng = random.Random(int.from_bytes(hashlib.sha256(f"{seed}|{prompt}".encode()).digest()[:8], "big"))
-    words = re.split(r"(?<=[.!?])\s+", answer_text.strip()) or ["simulated"]  # strings: a sentence's first words
+    words = re.split(r"(?<=[.!?])\s+", answer_text.strip()) or ["simulated"]  # strings: whole sentences
     tool = _pick_tool(spec, messages, prompt)
     if tool is not None:
         args = value(tool.parameters, rng, words, tool.parameters.get("$defs", tool.parameters.get("definitions", {})))

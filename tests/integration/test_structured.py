@@ -188,6 +188,8 @@ def test_with_structured_output_streams_growing_partial_objects(sim):
     outs = list(m.with_structured_output(JokeDict).stream("Tell me a joke about cats"))  # default: json_schema
     assert len(outs) > 10 and grows(outs) == m.with_structured_output(JokeDict).invoke("Tell me a joke about cats")
     assert set(outs[-1]) == {"setup", "punchline", "mood"} and outs[-1]["mood"] in ("dry", "silly")
+    for v in (outs[-1]["setup"], outs[-1]["punchline"]):   # whole sentences, never "...in an application is"
+        assert v.endswith((".", "!", "?")), v
     fc = list(m.with_structured_output(Joke, method="function_calling").stream("Tell me a joke about cats"))
     assert len(fc) > 3 and all(isinstance(o, Joke) for o in fc)
     assert grows(fc, lambda o: o.model_dump()) == fc[-1].model_dump() and fc[-1].punchline

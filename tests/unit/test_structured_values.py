@@ -163,3 +163,26 @@ def test_every_accepted_schema_gets_a_valid_value(props, d, seed):
         jsonschema.validate(v, schema)
     except RecursionError:  # the checker itself loops on a left-recursive anyOf -> $ref -> anyOf
         reject()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_strings_are_whole_sentences_never_cut_mid_phrase(seed):
+    # once the first 4-9 words of a sentence: "Most of the waiting in an application is"
+    answer = ("Most of the waiting in an application is spent on the network and the model, not in your code. "
+              "Streaming sends the answer piece by piece.")
+    whole = answer.replace(". ", ".\n").splitlines()
+    schema = {"type": "object", "properties": {"setup": {"type": "string"}, "tags": {"type": "array",
+              "items": {"type": "string"}}}, "required": ["setup", "tags"], "additionalProperties": False}
+    spec = structured.parse({"response_format": fmt_t(schema)})
+    got = json.loads(structured.reply(spec, [{"role": "user", "content": "q"}], f"q{seed}", seed, answer).json_text)
+    for s in [got["setup"], *got["tags"]]:
+        assert s in whole, s
+
+
+def test_strings_from_an_answer_with_no_whole_sentence_are_its_words():
+    assert schemas._whole(["Streaming sends the"]) == ["Streaming sends the"]
+    assert schemas._whole([]) == ["simulated"]
+
+
+def fmt_t(schema):
+    return {"type": "json_schema", "json_schema": {"name": "T", "schema": schema, "strict": True}}
