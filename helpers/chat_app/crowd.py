@@ -175,10 +175,12 @@ class CrowdRun:
 
 
 async def run_crowd(url: str, users_per_min: float, n_users: int, seed: int = 0,
-                    questions=QUESTIONS, timeout_s: float = 120.0, burst: int = 0) -> CrowdRun:
+                    questions=QUESTIONS, timeout_s: float = 120.0, burst: int = 0,
+                    progress: str = "") -> CrowdRun:
     """Send n_users questions to the app at Poisson arrival times; wait for every answer (lesson 06).
     Each user has a name of its own (header X-User). burst: one more user ("heavy") sends this many
-    questions at once at the start, like a script or many open tabs. In a notebook: `await run_crowd(...)`."""
+    questions at once at the start, like a script or many open tabs. progress: a name for a live
+    bar (tqdm.auto) that moves as each answer ends. In a notebook: `await run_crowd(...)`."""
     if not users_per_min > 0 or not (isinstance(n_users, int) and n_users >= 2):
         raise ValueError("users_per_min must be > 0 and n_users a whole number >= 2")
     starts = poisson_arrivals(users_per_min, n_users, seed)
@@ -187,7 +189,20 @@ async def run_crowd(url: str, users_per_min: float, n_users: int, seed: int = 0,
         t0 = time.perf_counter()
         jobs = [_one(client, url, questions[i % len(questions)], t0, s, f"user-{i}") for i, s in enumerate(starts)]
         jobs += [_one(client, url, questions[i % len(questions)], t0, 0.0, "heavy") for i in range(burst)]
-        answers = await asyncio.gather(*jobs)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(jobs), desc=progress, unit="answer")
+
+        async def counted(job):
+            answer = await job
+            if bar is not None:
+                bar.update(1)
+            return answer
+
+        answers = await asyncio.gather(*(counted(j) for j in jobs))
+        if bar is not None:
+            bar.close()
     return CrowdRun(users_per_min, tuple(answers[:n_users]), tuple(answers[n_users:]))
 
 
