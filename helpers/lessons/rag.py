@@ -34,11 +34,20 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnableP
 
 from ..ui import ThreadedWidget
 from .rag_eval import EVAL_QUESTIONS, EvalQuestion, EvalRow, eval_table, hit_rate, keyword_rate, retrieval_rows, score
-from .rag_ingest import IngestionRun, embed_in_groups, guess_line, ingestion_sweep, measure_ingestion, plot_ingestion
+from .rag_ingest import (
+    IngestionRun,
+    embed_in_groups,
+    guess_line,
+    ingestion_sweep,
+    measure_ingestion,
+    plot_ingestion,
+    same_work_note,
+)
 from .run_progress import progress_bar
 
 __all__ = ["load_support_docs", "lesson_embeddings", "cosine", "IngestionRun", "embed_in_groups", "measure_ingestion",
-           "guess_line", "ingestion_sweep", "plot_ingestion", "SYSTEM", "format_docs", "rag_prompt", "build_chain",
+           "guess_line", "ingestion_sweep", "plot_ingestion", "same_work_note", "SYSTEM", "format_docs", "rag_prompt",
+           "build_chain",
            "AnswerResult", "stream_answer", "AnswerWidget", "EvalQuestion", "EVAL_QUESTIONS", "EvalRow",
            "score", "hit_rate", "keyword_rate", "eval_table", "prompt_tokens", "retrieval_rows", "progress_bar"]
 

@@ -76,6 +76,36 @@ def guess_line(guess, measured: float, what: str, unit: str = "x") -> str:
     return f"you guessed {guess:g}{unit} | measured {what}: {measured:.1f}{unit}"
 
 
+def same_work_note(runs: list[IngestionRun]) -> str:
+    """Which runs of the sweep did the same work, how far apart they landed, and whether the step from
+    fewer in flight is bigger than that (lesson 05, deep-dive A). Computed from the runs only.
+
+    A run with max_concurrency >= its number of requests sends all of them at once, so two such
+    runs of one chunk_size do the same work: their spread is a rough measure of run-to-run noise."""
+    notes = []
+    for size in sorted({r.chunk_size for r in runs}):
+        line = sorted((r for r in runs if r.chunk_size == size), key=lambda r: r.max_concurrency)
+        n_req = line[0].n_requests
+        alike = [r for r in line if r.max_concurrency >= n_req]
+        if len(alike) < 2:
+            continue
+        rates = [r.chunks_per_s for r in alike]
+        noise = max(rates) / min(rates) - 1
+        names = " and ".join(str(r.max_concurrency) for r in alike)
+        each = "both" if len(alike) == 2 else "all"
+        note = (f"chunk_size={size} makes {n_req} request{'s' if n_req > 1 else ''}, so max_concurrency {names} "
+                f"{each} send {'them' if n_req > 1 else 'it'} at once: the same work, {round(100 * noise)} % apart "
+                f"(a rough measure of run-to-run noise)")
+        fewer = [r for r in line if r.max_concurrency < n_req]
+        if fewer:
+            step = sum(rates) / len(rates) / fewer[0].chunks_per_s - 1
+            how = "more than twice that noise" if abs(step) > 2 * noise else "not clearly more than that noise"
+            note += (f"; from max_concurrency={fewer[0].max_concurrency} to all at once, chunks/s changed "
+                     f"{round(100 * step):+d} %: {how}")
+        notes.append(note)
+    return "\n".join(notes) or "no two runs here did the same work, so this sweep gives no measure of its noise"
+
+
 def ingestion_sweep(emb, texts: list[str], chunk_sizes=(1, 8, 64), concurrencies=(1, 4, 16),
                     on_run: Callable[[IngestionRun], None] | None = None,
                     progress: bool = False) -> list[IngestionRun]:
