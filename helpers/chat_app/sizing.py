@@ -120,22 +120,28 @@ def plan_burst(capacity_per_min: float, w_alone_s: float, slots: int, burst: int
     return small, line
 
 
-def pick_question(first: AppAnswer, first_question: str, long_question: str, max_tokens: int = 200, routes: int = 3,
-                  budget_s: float = 25.0, backend: str = "") -> tuple[str, str]:
-    """The buffering demo's question: the long one if `routes` of its answers fit the budget, else
-    the short one already asked (`first`, measured in section 1). Estimated from `first`: its time
-    to first text, plus max_tokens at the rate the app wrote its answer."""
+def fit_routes(first: AppAnswer, routes: dict, max_tokens: int = 200, budget_s: float = 25.0,
+               backend: str = "", keep=("proxy, headers stripped", "proxy, X-Accel-Buffering: no")):
+    """The buffering demo's routes (lesson 06): all of them if one long answer each fits the
+    budget, else only `keep` (the two the comparison needs). The question stays the long one: a
+    short answer arrives almost at once after its prompt is read, and would hide the buffering.
+    Estimated from `first` (section 1's answer): its time to first text, plus max_tokens at the
+    rate the app wrote that answer. Returns (routes, one line saying why)."""
     out = (first.server.get("usage") or {}).get("output_tokens") or 0
     writing_s = first.latency_s - (first.wait_s or 0.0)
-    rate = out / writing_s if out and writing_s > 0 else None
     where = backend + ": " if backend else ""
-    if rate is None:
-        return long_question, f"{where}the long question (no token count to size from)"
+    if not (out and writing_s > 0):
+        return dict(routes), f"{where}all {len(routes)} routes (no token count to size them from)"
+    rate = out / writing_s
     long_s = (first.wait_s or 0.0) + max_tokens / rate
-    if routes * long_s <= budget_s:
-        return long_question, (f"{where}the app wrote {rate:.0f} tokens/s; asking the long question (estimated "
-                               f"{long_s:.1f} s an answer, {routes * long_s:.0f} s for {routes} routes)")
-    return first_question, (f"{where}the app wrote {rate:.0f} tokens/s, so the long question would take "
-                            f"about {long_s:.0f} s an answer ({routes * long_s:.0f} s for {routes} routes); "
-                            f"using section 1's question instead, {first_question!r} "
-                            f"(about {first.latency_s:.1f} s an answer)")
+    said = (f"{where}section 1's answer came at {rate:.0f} tokens/s, so a long answer takes about "
+            f"{long_s:.1f} s (up to {max_tokens} tokens; an estimate)")
+    if len(routes) * long_s <= budget_s:
+        return dict(routes), f"{said}: all {len(routes)} routes, about {len(routes) * long_s:.0f} s"
+    kept = {k: v for k, v in routes.items() if k in keep}
+    line = (f"{said}: {len(routes)} routes would take about {len(routes) * long_s:.0f} s, over the "
+            f"{budget_s:.0f} s budget; asking through the {len(kept)} proxy routes the comparison needs "
+            f"(about {len(kept) * long_s:.0f} s)")
+    if len(kept) * long_s > budget_s:
+        line += ", still over the budget at this speed"
+    return kept, line

@@ -50,9 +50,14 @@ def _answer(wait_s, latency_s, tokens):
     return crowd.AppAnswer(0.0, 0.1, wait_s, latency_s, "done", "x", {"usage": {"output_tokens": tokens}})
 
 
-def test_the_buffering_demo_asks_a_short_question_when_the_long_one_is_slow():
-    short, long = "How long is the return window?", "Explain the warranty options in detail."
-    q, line = sizing.pick_question(_answer(0.5, 1.5, 80), short, long, backend="sim")   # 80 tokens/s
-    assert q == long and "estimated 3.0 s an answer, 9 s for 3 routes" in line
-    q, line = sizing.pick_question(_answer(2.0, 6.0, 40), short, long, backend="local")  # 10 tokens/s
-    assert q == short and "about 22 s an answer (66 s for 3 routes)" in line and short in line
+def test_the_buffering_demo_drops_the_direct_route_when_three_long_answers_do_not_fit():
+    routes = {"direct": "api/chat", "proxy, headers stripped": "proxy/api/chat?bare=1",
+              "proxy, X-Accel-Buffering: no": "proxy/api/chat"}
+    kept, line = sizing.fit_routes(_answer(0.5, 1.5, 80), routes, backend="sim")     # 80 tokens/s
+    assert kept == routes and "about 3.0 s" in line and "all 3 routes, about 9 s" in line
+    kept, line = sizing.fit_routes(_answer(2.0, 3.0, 30), routes, backend="local")   # 30 tokens/s
+    assert list(kept) == ["proxy, headers stripped", "proxy, X-Accel-Buffering: no"]
+    assert "about 8.7 s" in line and "3 routes would take about 26 s" in line and "(about 17 s)" in line
+    assert "still over" not in line
+    kept, line = sizing.fit_routes(_answer(2.0, 6.0, 40), routes, backend="local")   # 10 tokens/s
+    assert len(kept) == 2 and "3 routes would take about 66 s" in line and "still over the budget" in line
