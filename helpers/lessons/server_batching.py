@@ -223,6 +223,8 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
         timeout_s, old_runs = after.timeout_s, dict(after.runs)
         concurrencies = tuple(sorted({c for _, c in after.runs}))
         n_pars = [q for q in sorted(n_parallels) if q not in {p for p, _ in after.runs}]
+        if not n_pars:                                   # a cell run twice: nothing new to measure
+            return _replace(after, plan_text=f"nothing to add: the sweep already has the {_slots(n_parallels)}")
         start_s = max(after.start_s, _COLD_START_S[0])
         estimate = len(n_pars) * (start_s + len(concurrencies) * repeats * n * single_s)
         notes = ()
@@ -269,6 +271,10 @@ def local_slots_sweep(n_parallels=(1, 4), concurrencies=(1, 4), repeats: int = 3
                       MAX_TOKENS, repeats, timeout_s, float(budget_s), estimate, elapsed,
                       default_threads(), gguf_path().stat().st_size / 1e6, tuple(notes),
                       start_s=start_s, total_s=total, plan_text=text)
+
+
+def _slots(n_parallels) -> str:
+    return " and ".join(f"{q}-slot" for q in sorted(n_parallels)) + " server" + "s" * (len(n_parallels) != 1)
 
 
 def _label(n_parallel: int, c: int) -> str:

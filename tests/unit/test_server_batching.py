@@ -199,6 +199,9 @@ def test_the_control_runs_in_a_second_cell_with_the_same_size(monkeypatch, tmp_p
     assert both.estimate_s == pytest.approx(both.total_s, abs=0.01)
     assert both.plan().startswith("added: 2 settings (1 slot, 1 in flight, 1 slot, 4 in flight)")
     assert len(server_batching.slots_figure(both)[1]) == 2
+    again = server_batching.local_slots_sweep(n_parallels=(1,), budget_s=20, progress=False, after=both)
+    assert again.runs == both.runs and again.plan() == "nothing to add: the sweep already has the 1-slot server"
+    assert started == [4, 1]
 
 
 def test_a_control_that_cannot_fit_is_left_out_with_its_estimate(monkeypatch, tmp_path):
