@@ -199,7 +199,8 @@ class Report:
 
 def run_checks(timeout_s: float = 10.0, progress: bool = False) -> tuple[CheckResult, ...]:
     """Run every check in order: Python, packages, widgets, backend, local model (lesson 00).
-    progress=True shows a tqdm bar naming the check that is running; it goes away at the end."""
+    progress=True shows a tqdm bar naming the check that is running. The bar stays when done
+    ("environment check: 9/9"): a bar that closes itself leaves an empty widget in the saved notebook."""
     pins = pinned_versions()
     steps = [("Python", check_python),
              *((dist, lambda d=dist, m=module: check_package(d, m, pins)) for dist, module in KEY_PACKAGES),
@@ -210,11 +211,12 @@ def run_checks(timeout_s: float = 10.0, progress: bool = False) -> tuple[CheckRe
     from tqdm.auto import tqdm
 
     results = []
-    with tqdm(total=len(steps), desc="environment check", unit="check", leave=False) as bar:
+    with tqdm(total=len(steps), desc="environment check", unit="check") as bar:
         for name, check in steps:
             bar.set_description(f"checking {name}")
             results.append(check())
             bar.update(1)
+        bar.set_description("environment check")
     return tuple(results)
 
 

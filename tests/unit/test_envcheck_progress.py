@@ -26,6 +26,6 @@ def test_the_bar_names_each_check_while_it_runs(monkeypatch):
     monkeypatch.setattr(envcheck, "check_backend", fake("backend"))
     monkeypatch.setattr(envcheck, "check_local_model", fake("local model"))
     with_bar = envcheck.run_checks(progress=True)
-    assert names == [f"checking {label}" for label in order]
+    assert names == [f"checking {label}" for label in order] + ["environment check"]  # the kept bar's final name
     assert order[0] == "Python" and order[-2:] == ["backend", "local model"]
     assert [r.name for r in with_bar] == [r.name for r in envcheck.run_checks(progress=False)]
