@@ -11,7 +11,8 @@ built on the core (`helpers.timing`, `helpers.plots`, `helpers.ui`, `helpers.qui
 | `batch_lab` | 03 | the prompts, `run_batch`, the batch lab (re-exports `sweep`, `first_result`) |
 | `sweep` | 03 | the concurrency sweep: measured, predicted, in words |
 | `first_result` | 03 | batch vs batch_as_completed |
-| `server_batching` | 03 | server slots on the real local model |
+| `server_batching` | 03 | server slots on the real local model (re-exports `slots_figure`) |
+| `server_batching_plot` | 03 | the slots experiment's figure |
 | `compare` | 04 | sizing and running the three modes on one job (re-exports the four below) |
 | `compare_results` | 04 | what a run measured: `Spread`, `ModeComparison` |
 | `compare_verdicts` | 04 | verdicts, guesses beside measurements, the mode table |
