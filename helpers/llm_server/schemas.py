@@ -147,7 +147,13 @@ def value(schema: dict, rng: random.Random, words: list[str], defs: dict, depth:
             subs = [s for s in subs if "$ref" not in s] or subs
         else:  # an optional field (anyOf [X, null]) gets a value
             subs = [s for s in subs if s.get("type") != "null"] or subs
-        return value(rng.choice(subs), rng, words, defs, depth + 1)
+        first = rng.choice(subs)
+        for sub in [first] + [s for s in subs if s is not first]:  # a branch with no finite value: try the next
+            try:
+                return value(sub, rng, words, defs, depth + 1)
+            except SchemaError:
+                continue
+        raise SchemaError("it has no finite value (a required field refers back to itself)", "")
     types = schema.get("type", "object")
     types = [types] if isinstance(types, str) else types
     real = [t for t in types if t != "null"]

@@ -165,6 +165,18 @@ def test_every_accepted_schema_gets_a_valid_value(props, d, seed):
         reject()
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_an_anyof_branch_that_only_refers_to_itself_is_passed_over_whatever_the_seed(seed):
+    # found by the property test above: finite() tried seed 0 (the string branch) and accepted the
+    # schema, then a reply with another seed picked the self-referring branch and raised
+    d = {"$ref": "#/$defs/d"}
+    schema = {"type": "object", "properties": {"x": {"anyOf": [{"$ref": "#/$defs/d"}, {"type": ["string", "null"]}]}},
+              "$defs": {"d": d}}
+    schemas.finite(schema, "response_format 'T'", "response_format")
+    v = schemas.value(schema, random.Random(seed), WORDS, {"d": d})
+    assert v["x"] is None or isinstance(v["x"], str)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_strings_are_whole_sentences_never_cut_mid_phrase(seed):
     # once the first 4-9 words of a sentence: "Most of the waiting in an application is"
