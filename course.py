@@ -6,7 +6,7 @@
 Extra arguments after `lab` go to JupyterLab (e.g. `--no-browser --port 9999`);
 after `test` they go to pytest (e.g. `python course.py test -k stream`).
 `python course.py test --quick` leaves out the notebooks, the browser, the real local
-model and other slow tests: the loop for course authors (about a minute).
+model and other slow tests, on two worker processes: the loop for course authors (about 3 minutes).
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call(lab_command(py, argv[1:], _is_root()), cwd=ROOT)
     env = {**os.environ, **TEST_ENV}
     if argv[1:2] == ["--quick"]:
-        return subprocess.call([str(py), "-m", "pytest", "--durations=15", "-m",
+        return subprocess.call([str(py), "-m", "pytest", "--durations=15", "-n", "2", "-m",
                                 "not slow and not browser and not local", "tests", *argv[2:]],
                                cwd=ROOT, env=env)
     # --durations=15: the 15 slowest tests and notebook cells, so the next slow spot shows early.

@@ -82,7 +82,18 @@ def sim_env(monkeypatch, sim):
 # Markers by where a test lives, so `python course.py test --quick` can leave out the slow parts.
 _BROWSER_FILES = {"test_browser.py", "test_chat_app_browser.py", "test_board_browser.py", "test_keyboard.py"}
 _SLOW_TESTS = {"test_every_notebook_runs_without_showing_the_key",
-               "test_course_lab_starts_jupyterlab_as_the_current_user"}
+               "test_course_lab_starts_jupyterlab_as_the_current_user",
+               # each over 5 s even on two workers: the full run keeps them, --quick leaves them out
+               "test_256_concurrent_streams_all_complete_and_memory_returns",
+               "test_held_connections_cannot_take_the_server_down",
+               "test_killed_simulator_is_restarted_by_the_next_cell",
+               "test_queue_overflow_gives_openai_429s_and_loses_nothing",
+               "test_fuzz_jsonl_upload_and_batch_never_5xx",
+               "test_the_name_cap_holds_under_800_simultaneous_new_names",
+               "test_a_stalled_server_fails_after_every_attempt_waited_and_within_the_stated_limit",
+               "test_an_orphaned_server_with_a_stalled_request_exits_within_its_bound",
+               "test_unreachable_server_is_one_line_in_seconds"}
+_LOCAL_TESTS = {"test_tiny_real_sweep"}  # runs the real local model
 
 
 def pytest_collection_modifyitems(config, items):
@@ -92,7 +103,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)          # every notebook cell under nbval
         if name in _BROWSER_FILES or "chromium" in item.name:
             item.add_marker(pytest.mark.browser)
-        if name == "test_local_model.py" or name == "bench_local.py":
+        if name == "test_local_model.py" or name == "bench_local.py" or item.name in _LOCAL_TESTS:
             item.add_marker(pytest.mark.local)
         if item.name.split("[")[0] in _SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
