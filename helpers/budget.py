@@ -59,9 +59,9 @@ class Speed:
                 + output_tokens / self.output_tokens_per_s)
 
     def __str__(self) -> str:
-        read = ("too fast to measure" if math.isinf(self.prompt_tokens_per_s)
-                else f"{self.prompt_tokens_per_s:,.0f} tokens/s")
-        return (f"{self.backend}: first text after {self.first_token_s:.2f} s, reads prompts at "
+        read = ("reads prompts too fast to measure" if math.isinf(self.prompt_tokens_per_s)
+                else f"reads prompts at {self.prompt_tokens_per_s:,.0f} tokens/s")
+        return (f"{self.backend}: first text after {self.first_token_s:.2f} s, "
                 f"{read}, writes {self.output_tokens_per_s:,.0f} tokens/s (measured just now)")
 
 

@@ -130,7 +130,7 @@ def trend_verdict(xs, ys, what: str = "throughput", tol: float = 0.10) -> str:
     pts = sorted((x, y) for x, y in zip(xs, ys) if np.isfinite(y))
     if len(pts) < 2:
         return f"{what}: too few measurements to describe a trend"
-    xs, ys = [f"{x:g}" for x, _ in pts], [y for _, y in pts]
+    xs, ys = [f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}" for x, _ in pts], [y for _, y in pts]
     peak, lo, n = max(ys), min(ys), len(pts) - 1
     if peak <= lo * (1 + tol):
         return f"{what} stayed within {_pct(tol)} from {xs[0]} to {xs[n]}"
