@@ -38,14 +38,20 @@ def short(title: str) -> str:
     return re.split(r":| — ", title, maxsplit=1)[0].strip()
 
 
+def optional(item) -> bool:
+    """A lesson numbered with a letter ("04b") is an optional side lesson off the core path."""
+    return not short(item[1]).split(" ")[0].isdigit()
+
+
 def nav_line(i: int, items: list) -> str:
-    parts = []
-    if i > 0:
-        prev = items[i - 1]
-        parts.append(f"[← {short(prev[1])}]({prev[0].name})")
-    if i + 1 < len(items):
-        nxt = items[i + 1]
-        parts.append(f"**Next → [{short(nxt[1])}]({nxt[0].name})**")
+    """Previous and next on the core path; an optional lesson is offered beside the core one."""
+    link = lambda it: f"[{short(it[1])}]({it[0].name})"  # noqa: E731
+    before = [it for it in items[:i] if not optional(it)]
+    after = [it for it in items[i + 1:] if not optional(it)]
+    side = [it for it in items[i + 1:i + 2] if optional(it)]
+    parts = [f"[← {short(before[-1][1])}]({before[-1][0].name})"] if before else []
+    if after:
+        parts.append(f"**Next → {link(after[0])}**" + (f" (optional first: {link(side[0])})" if side else ""))
     else:
         parts.append("**This is the last lesson.**")
     return f"{NAV}\n" + " · ".join(parts)
