@@ -9,6 +9,7 @@ is also named in text, so nothing depends on telling colours apart.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
 from ..timing import InvokeResult
@@ -100,23 +101,30 @@ def _draw_lanes(ax):
     ax.text(86.5, 15.5, "chunks as they are\nwritten (SSE events)", va="center", fontsize=9)
     # batch: several independent requests in flight together
     _lane_label(ax, 4.5, "batch", "many at once")
-    for i, end in enumerate((62, 80, 70, 55)):
+    ends = (62, 80, 70, 55)
+    for i, end in enumerate(ends):
         y = 8.2 - 2.3 * i
         ax.add_patch(Rectangle((13 + i, y), end - 13 - i, 1.5, fc="white", ec=MODE_COLORS["batch"],
                                lw=1, hatch="////"))
-        ax.add_patch(Rectangle((end, y - 0.2), 3.5, 1.9, fc=MODE_COLORS["batch"], ec=INK, lw=0.8))
-    ax.text(86.5, 4.5, "many independent\nrequests in flight\n(up to max_concurrency)", va="center", fontsize=9)
+        if end < max(ends):  # answered on the server, but .batch() holds it until the slowest is done
+            ax.plot([end, max(ends)], [y + 0.75] * 2, ":", color=MODE_COLORS["batch"], lw=1.2)
+    # .batch() returns one list: every answer reaches your code when the slowest request is done
+    ax.add_patch(Rectangle((max(ends), 8.2 - 2.3 * 3 - 0.2), 3.5, 2.3 * 3 + 1.9, fc=MODE_COLORS["batch"],
+                           ec=INK, lw=0.8))
+    ax.text(86.5, 4.5, "many independent\nrequests in flight;\nthe list comes back\nwhen the slowest is done",
+            va="center", fontsize=9)
     _arrow(ax, (13, 0.6), (84, 0.6), color="#666666", lw=1.2)
     ax.text(84.8, 0.6, "time", va="center", fontsize=9, color="#666666")
 
 
-def _flow_legend() -> list[Patch]:
+def _flow_legend() -> list:
     """One entry per kind of bar in request_flow (lesson 00)."""
     return [Patch(fc=QUEUE, ec=INK, hatch="..", label="queue: waits for a free slot"),
             Patch(fc=PREFILL, ec=INK, hatch="//", label="prefill: the server reads the prompt"),
             Patch(fc=DECODE, ec=INK, label="decode: one token written"),
             Patch(fc=WAIT, ec="#999999", label="nothing to show yet"),
             Patch(fc="white", ec=MODE_COLORS["batch"], hatch="////", label="a request in flight (batch)"),
+            Line2D([], [], ls=":", color=MODE_COLORS["batch"], label="answered, held until the slowest is done"),
             Patch(fc=MODE_COLORS["stream"], ec=INK, label="text reaches your code (solid, mode colour)")]
 
 
@@ -136,7 +144,8 @@ def request_flow():
                  weight="bold")
     summarize(fig, "A request goes over HTTP to the server, waits in a queue for a slot, the prompt is read "
                    "(prefill), then tokens are written one at a time (decode); invoke gets the whole answer at "
-                   "the end, stream gets chunks as they are written, batch sends many requests side by side.")
+                   "the end, stream gets chunks as they are written, batch sends many requests side by side and "
+                   "returns all the answers together when the slowest is done.")
     return fig, (top, bottom)
 
 
