@@ -111,7 +111,7 @@ def _draw_lanes(ax):
     # .batch() returns one list: every answer reaches your code when the slowest request is done
     ax.add_patch(Rectangle((max(ends), 8.2 - 2.3 * 3 - 0.2), 3.5, 2.3 * 3 + 1.9, fc=MODE_COLORS["batch"],
                            ec=INK, lw=0.8))
-    ax.text(86.5, 4.5, "many independent\nrequests in flight;\nthe list comes back\nwhen the slowest is done",
+    ax.text(86.5, 4.5, "up to max_concurrency\nrequests in flight;\nthe list comes back\nwhen the slowest is done",
             va="center", fontsize=9)
     _arrow(ax, (13, 0.6), (84, 0.6), color="#666666", lw=1.2)
     ax.text(84.8, 0.6, "time", va="center", fontsize=9, color="#666666")

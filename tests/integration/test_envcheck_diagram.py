@@ -214,9 +214,11 @@ def test_request_flow_returns_fig_and_axes(no_show):
         assert word in text
     # hatched and solid bars are explained in a legend, one entry per kind of bar
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    hatches = [h.get_hatch() for h in fig.legends[0].legend_handles]
-    assert len(legend) == 6 and "hatched" in fig.legends[0].get_title().get_text()
-    assert {"..", "//", "////", None} <= set(hatches)
+    hatches = [getattr(h, "get_hatch", lambda: "line")() for h in fig.legends[0].legend_handles]
+    assert len(legend) == 7 and "hatched" in fig.legends[0].get_title().get_text()
+    assert {"..", "//", "////", None, "line"} <= set(hatches)
+    # batch's answers are held until the slowest request is done, and the legend says so
+    assert any("slowest" in t for t in legend)
 
 
 def test_invoke_timeline_shows_the_wait_and_the_answer(no_show):
