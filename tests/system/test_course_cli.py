@@ -1,6 +1,7 @@
 """course.py: the one command a learner types (lab as root, arguments passed through)."""
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +41,8 @@ def test_course_lab_starts_jupyterlab_as_the_current_user(tmp_path):
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "course.py"), "lab", "--no-browser",
                              f"--port={port}", "--ServerApp.port_retries=0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)  # its own process group: JupyterLab stops with it
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -52,8 +54,9 @@ def test_course_lab_starts_jupyterlab_as_the_current_user(tmp_path):
         assert proc.poll() is None, proc.stdout.read()[-2000:]
         assert httpx.get(f"http://127.0.0.1:{port}/api", timeout=5).json()["version"]
     finally:
-        proc.terminate()
+        # course.py waits on JupyterLab, its child: stop the whole group, or JupyterLab outlives the test
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
